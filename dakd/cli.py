@@ -1,0 +1,110 @@
+"""``dakd`` command line: one subcommand per pipeline stage, each reading and writing files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+from .config import DakdConfig, load_config
+from .errors import DakdError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="config.yaml (paper defaults when omitted)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set student.distill.tau=0.5 (repeatable)")
+    parser.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:1)")
+    parser.add_argument("--features", nargs="+", required=True, help="feature shards or directories of shards")
+    parser.add_argument("--out", required=True, help="output file")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _config(args: argparse.Namespace) -> DakdConfig:
+    overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
+    return load_config(args.config, overrides)
+
+
+def _train_teacher(args: argparse.Namespace) -> None:
+    from .pipeline import run_train_teacher
+
+    run_train_teacher(_config(args), args.features, args.out, progress=not args.no_progress)
+
+
+def _pseudo_labels(args: argparse.Namespace) -> None:
+    from .pipeline import run_pseudo_labels
+
+    run_pseudo_labels(_config(args), args.features, args.teacher, args.out)
+
+
+def _train_student(args: argparse.Namespace) -> None:
+    from .pipeline import run_train_student
+
+    run_train_student(_config(args), args.features, args.teacher, args.pseudo_labels, args.out,
+                      progress=not args.no_progress)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .pipeline import run_evaluate
+
+    report = run_evaluate(_config(args), args.features, args.annotations, args.model, args.out,
+                          split=args.split, scores_out=args.scores_out)
+    auc = "n/a" if report["auc"] is None else f"{report['auc']:.4f}"
+    ap = "n/a" if report["ap"] is None else f"{report['ap']:.4f}"
+    print(f"{report['model']}: frame AUC {auc}, AP {ap} over {report['num_videos']} {args.split} videos")
+
+
+def _synthetic(args: argparse.Namespace) -> None:
+    from .synthetic import SyntheticSpec, make_synthetic_dataset
+
+    spec = SyntheticSpec(seed=args.seed, shuffle_train_labels=args.shuffle_labels, signal=args.signal)
+    shards, annotations = make_synthetic_dataset(args.out_dir, spec)
+    print(f"wrote {len(shards)} shard(s) and {annotations}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dakd", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"dakd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], None], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("train-teacher", _train_teacher, "stage 1: train the multi-backbone teacher with the MIL ranking loss")
+    _common(p)
+    p = add("pseudo-labels", _pseudo_labels, "score training videos with the teacher and refine into pseudo-labels")
+    _common(p)
+    p.add_argument("--teacher", required=True, help="teacher checkpoint")
+    p = add("train-student", _train_student, "stage 2: distil the teacher into a single-backbone student")
+    _common(p)
+    p.add_argument("--teacher", required=True, help="teacher checkpoint")
+    p.add_argument("--pseudo-labels", required=True, help="pseudo_labels.parquet from the pseudo-labels stage")
+    p = add("evaluate", _evaluate, "frame-level AUC / AP of a checkpoint on a split")
+    _common(p)
+    p.add_argument("--model", required=True, help="teacher or student checkpoint")
+    p.add_argument("--annotations", required=True, help="frame annotations Parquet")
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument("--scores-out", help="also write per-video snippet scores to this Parquet file")
+    p = add("synthetic-features", _synthetic, "write synthetic shards with planted anomalies (smoke tests)")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--signal", type=float, default=1.5)
+    p.add_argument("--shuffle-labels", action="store_true", help="permute training labels (a negative control)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except DakdError as exc:
+        print(f"dakd {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

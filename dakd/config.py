@@ -1,0 +1,224 @@
+"""Typed configuration for the learning stages, read from the ``config.yaml`` the workflow uses.
+
+Defaults are the paper's values (see ``SPEC.md``). Unknown keys inside a section are an
+error, so a typo cannot silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from .errors import DakdError
+
+
+class ConfigError(DakdError):
+    """The configuration is malformed."""
+
+
+@dataclass
+class AttentionTerms:
+    """The four logit terms of the disentangled attention (Table 5 switches them)."""
+
+    self_c2c: bool = True
+    cross_c2c: bool = True
+    c2p: bool = True
+    p2c: bool = True
+
+
+@dataclass
+class ModelConfig:
+    """Projection MLPs + temporal network + scoring head."""
+
+    temporal: str = "tam"
+    width: int = 512
+    heads: int = 8
+    ffn_dim: int = 1024
+    max_relative_distance: int = 25
+    terms: AttentionTerms = field(default_factory=AttentionTerms)
+    dropout: float = 0.1
+    head_dropout: float = 0.6
+
+
+@dataclass
+class OptimConfig:
+    """Adagrad with one learning rate for the temporal network and one for the rest."""
+
+    epochs: int = 100
+    lr_temporal: float = 1e-4
+    lr_other: float = 1e-3
+    weight_decay: float = 1e-3
+    normal_per_batch: int = 30
+    anomalous_per_batch: int = 30
+
+
+@dataclass
+class MILConfig:
+    """Sultani et al.'s MIL ranking loss weights."""
+
+    lambda_smooth: float = 8e-5
+    lambda_sparse: float = 8e-5
+
+
+@dataclass
+class TeacherConfig:
+    backbones: list[str] = field(default_factory=lambda: ["i3d", "s3d", "clip"])
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    mil: MILConfig = field(default_factory=MILConfig)
+
+
+@dataclass
+class PseudoLabelConfig:
+    """Refinement of teacher scores into student targets (Eq. 6)."""
+
+    moving_average: bool = True
+    window: int = 5
+    min_max: bool = True
+    # A video whose smoothed scores are all equal cannot be min-max normalised: it gets
+    # all ones when that flat score is >= this threshold, all zeros otherwise.
+    flat_threshold: float = 0.5
+
+
+@dataclass
+class DistillConfig:
+    """Bi-level distillation: L_d = L_bce + alpha * tau^2 * L_nce (Eq. 8)."""
+
+    use_bce: bool = True
+    use_nce: bool = True
+    alpha: float = 7.5
+    tau: float = 1.0
+    delta: float = 0.9
+    projection_hidden: int = 512
+    projection_dim: int = 128
+
+
+def _student_model() -> ModelConfig:
+    return ModelConfig(terms=AttentionTerms(cross_c2c=False))
+
+
+@dataclass
+class StudentConfig:
+    backbone: str = "clip"
+    model: ModelConfig = field(default_factory=_student_model)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+
+
+@dataclass
+class FeatureInputConfig:
+    """How stored snippet features become model inputs."""
+
+    segments: int = 32
+    crop: str = "mean"
+
+
+@dataclass
+class EvaluateConfig:
+    """Frame-level evaluation.
+
+    ``unit``: ``snippet`` scores every snippet of a test video (RTFM / UR-DMU / VadCLIP
+    protocol); ``segment`` scores the 32 training segments and spreads them over frames.
+    ``max_window``: longest snippet sequence given to the model at once; longer test
+    videos are scored in consecutive windows to bound attention memory (null: no limit).
+    """
+
+    unit: str = "snippet"
+    max_window: int | None = 4096
+
+
+@dataclass
+class DakdConfig:
+    seed: int = 0
+    device: str = "auto"
+    features: FeatureInputConfig = field(default_factory=FeatureInputConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    pseudo_labels: PseudoLabelConfig = field(default_factory=PseudoLabelConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DakdConfig:
+        """Build from a config mapping; top-level keys that belong to the workflow are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return _build(cls, {k: v for k, v in data.items() if k in known}, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def section_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild one config dataclass (e.g. a checkpoint's ModelConfig) from its dict form."""
+    return _build(cls, data, cls.__name__)
+
+
+def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> DakdConfig:
+    """Read ``config.yaml`` (defaults when ``path`` is None) and apply ``a.b.c=value`` overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = yaml.safe_load(open(path)) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} is not of the form key.path=value")
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(raw)
+    return DakdConfig.from_dict(data)
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section {where or '<root>'!r} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {sorted(unknown)} in {where or '<root>'!r}")
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        path = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(hint):
+            default = getattr(cls(), name)
+            merged = {**dataclasses.asdict(default), **(value or {})}
+            kwargs[name] = _build(hint, merged, path)
+        else:
+            kwargs[name] = _coerce(hint, value, path)
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        hint = next(a for a in args if a is not type(None))
+        origin = typing.get_origin(hint)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"config key {where!r} must be a list, got {value!r}")
+        (item,) = typing.get_args(hint)
+        return [_coerce(item, v, where) for v in value]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key {where!r} must be true/false, got {value!r}")
+        return value
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, (str, int)):
+        return str(value)
+    raise ConfigError(f"config key {where!r} must be {getattr(hint, '__name__', hint)}, got {value!r}")

@@ -1,0 +1,36 @@
+"""The feature store: Parquet shards of per-snippet backbone features."""
+
+from .dataset import BagSet, SnippetVideo, backbone_dims, iter_snippet_videos, load_bags, load_snippet_videos
+from .segments import reduce_crops, segment_bounds, segment_pool
+from .store import (
+    SCHEMA_VERSION,
+    BackboneInfo,
+    FeatureStoreError,
+    Shard,
+    VideoFeatures,
+    VideoMeta,
+    read_metadata,
+    read_shard,
+    write_shard,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "BackboneInfo",
+    "BagSet",
+    "FeatureStoreError",
+    "Shard",
+    "SnippetVideo",
+    "VideoFeatures",
+    "VideoMeta",
+    "backbone_dims",
+    "iter_snippet_videos",
+    "load_bags",
+    "load_snippet_videos",
+    "read_metadata",
+    "read_shard",
+    "reduce_crops",
+    "segment_bounds",
+    "segment_pool",
+    "write_shard",
+]

@@ -1,0 +1,244 @@
+"""Parquet feature shards: one row per video, one column per backbone.
+
+Layout of a shard (schema version 1):
+
+========================  ==============  ===============================================
+column                    type            meaning
+========================  ==============  ===============================================
+``video_id``              string          unique id (file stem)
+``split``                 string          ``train`` / ``test`` / any other split name
+``label``                 int8            video-level label, 0 normal, 1 anomalous
+``class_name``            string          anomaly class (``Normal`` for normal videos)
+``num_frames``            int64           decodable frames of the video
+``fps``                   float32         native frame rate
+``snippet_len``           int32           frames per snippet (16 in the paper)
+``snippet_stride``        int32           frames between snippet starts
+``num_snippets``          int32           S, snippets in this video
+``last_snippet_frames``   int32           real frames in the last snippet (< snippet_len
+                                          when it was padded by repeating the last frame)
+``feat__<backbone>``      list<float32>   the (S, crops, dim) array, flattened row-major
+========================  ==============  ===============================================
+
+The file metadata key ``dakd`` holds JSON with ``schema_version``, per backbone its
+``dim``, ``crops``, ``weights`` source and ``preprocessing``, and the ``provenance`` of
+the run that wrote it. Reading returns numpy views on the Arrow buffers (no copies).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..io import atomic_path
+from ..errors import DakdError
+
+SCHEMA_VERSION = 1
+METADATA_KEY = b"dakd"
+FEATURE_PREFIX = "feat__"
+
+META_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("split", pa.string(), nullable=False),
+    pa.field("label", pa.int8(), nullable=False),
+    pa.field("class_name", pa.string(), nullable=False),
+    pa.field("num_frames", pa.int64(), nullable=False),
+    pa.field("fps", pa.float32(), nullable=False),
+    pa.field("snippet_len", pa.int32(), nullable=False),
+    pa.field("snippet_stride", pa.int32(), nullable=False),
+    pa.field("num_snippets", pa.int32(), nullable=False),
+    pa.field("last_snippet_frames", pa.int32(), nullable=False),
+)
+
+
+class FeatureStoreError(DakdError):
+    """A shard is missing, malformed or does not match what the caller needs."""
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """How one backbone's features were made; stored in the shard metadata."""
+
+    name: str
+    dim: int
+    crops: int
+    weights: str
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VideoMeta:
+    """The per-video columns of a shard, without features."""
+
+    video_id: str
+    split: str
+    label: int
+    class_name: str
+    num_frames: int
+    fps: float
+    snippet_len: int
+    snippet_stride: int
+    num_snippets: int
+    last_snippet_frames: int
+
+    @property
+    def covered_frames(self) -> int:
+        """Frames that the snippets span (the length frame labels are built to)."""
+        if self.num_snippets == 0:
+            return 0
+        last_end = (self.num_snippets - 1) * self.snippet_stride + self.last_snippet_frames
+        return min(self.num_frames, last_end)
+
+
+@dataclass
+class VideoFeatures:
+    """One video's row: metadata plus ``features[backbone]`` of shape (S, crops, dim)."""
+
+    meta: VideoMeta
+    features: dict[str, np.ndarray]
+
+
+@dataclass
+class Shard:
+    """A shard read from disk."""
+
+    path: Path
+    backbones: dict[str, BackboneInfo]
+    provenance: dict[str, Any]
+    videos: list[VideoFeatures]
+
+
+def feature_column(backbone: str) -> str:
+    return f"{FEATURE_PREFIX}{backbone}"
+
+
+def write_shard(
+    path: str | os.PathLike,
+    videos: Sequence[VideoFeatures],
+    backbones: Iterable[BackboneInfo],
+    provenance: dict[str, Any],
+) -> None:
+    """Write ``videos`` to a Parquet shard at ``path`` atomically (temp file + rename).
+
+    Every video must carry every backbone with shape (num_snippets, crops, dim).
+    """
+    infos = {b.name: b for b in backbones}
+    columns: dict[str, list[Any]] = {f.name: [] for f in META_FIELDS}
+    flat: dict[str, list[np.ndarray]] = {name: [] for name in infos}
+    for video in videos:
+        for key, value in asdict(video.meta).items():
+            columns[key].append(value)
+        for name, info in infos.items():
+            array = video.features.get(name)
+            expected = (video.meta.num_snippets, info.crops, info.dim)
+            if array is None or array.shape != expected:
+                got = None if array is None else tuple(array.shape)
+                raise FeatureStoreError(
+                    f"{path}: video {video.meta.video_id!r} backbone {name!r} has shape {got}, "
+                    f"expected {expected}"
+                )
+            flat[name].append(np.ascontiguousarray(array, dtype=np.float32).reshape(-1))
+
+    arrays = [pa.array(columns[f.name], type=f.type) for f in META_FIELDS]
+    fields = list(META_FIELDS)
+    for name in infos:
+        arrays.append(_list_array(flat[name]))
+        fields.append(pa.field(feature_column(name), pa.list_(pa.float32()), nullable=False))
+    metadata = {
+        "schema_version": SCHEMA_VERSION,
+        "backbones": {name: asdict(info) for name, info in infos.items()},
+        "provenance": provenance,
+    }
+    schema = pa.schema(fields, metadata={METADATA_KEY: json.dumps(metadata, default=str)})
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def _list_array(rows: list[np.ndarray]) -> pa.ListArray:
+    lengths = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32 if lengths.sum() < 2**31 else np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    values = np.concatenate(rows) if rows else np.zeros(0, dtype=np.float32)
+    if offsets.dtype == np.int64:
+        return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+
+
+def read_metadata(path: str | os.PathLike) -> tuple[dict[str, BackboneInfo], dict[str, Any]]:
+    """Backbone infos and provenance of a shard, read from the footer only."""
+    path = Path(path)
+    if not path.is_file():
+        raise FeatureStoreError(f"{path}: feature shard not found")
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise FeatureStoreError(f"{path}: not a readable Parquet shard ({exc})") from exc
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise FeatureStoreError(f"{path}: no dakd metadata; not a dakd feature shard")
+    meta = json.loads(raw)
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise FeatureStoreError(
+            f"{path}: schema version {meta.get('schema_version')} is not the supported {SCHEMA_VERSION}"
+        )
+    infos = {name: BackboneInfo(**info) for name, info in meta["backbones"].items()}
+    return infos, meta.get("provenance", {})
+
+
+def read_shard(
+    path: str | os.PathLike,
+    backbones: Sequence[str] | None = None,
+    expected_dims: dict[str, int] | None = None,
+) -> Shard:
+    """Read a shard; ``features`` arrays are zero-copy views on the Arrow buffers.
+
+    Args:
+        backbones: columns to read (all when None). A missing one is a FeatureStoreError.
+        expected_dims: backbone -> dimension the caller's model needs; a mismatch is a
+            FeatureStoreError naming the shard.
+    """
+    path = Path(path)
+    infos, prov = read_metadata(path)
+    wanted = list(infos) if backbones is None else list(backbones)
+    for name in wanted:
+        if name not in infos:
+            raise FeatureStoreError(
+                f"{path}: no features for backbone {name!r} (shard has {sorted(infos)})"
+            )
+        if expected_dims and name in expected_dims and infos[name].dim != expected_dims[name]:
+            raise FeatureStoreError(
+                f"{path}: backbone {name!r} features are {infos[name].dim}-d, "
+                f"expected {expected_dims[name]}-d"
+            )
+    columns = [f.name for f in META_FIELDS] + [feature_column(n) for n in wanted]
+    table = pq.read_table(path, columns=columns, memory_map=True)
+    metas = [VideoMeta(**row) for row in table.select([f.name for f in META_FIELDS]).to_pylist()]
+    videos = [VideoFeatures(meta=m, features={}) for m in metas]
+    for name in wanted:
+        info = infos[name]
+        for video, flat in zip(videos, _iter_rows(table.column(feature_column(name)))):
+            expected = video.meta.num_snippets * info.crops * info.dim
+            if flat.size != expected:
+                raise FeatureStoreError(
+                    f"{path}: video {video.meta.video_id!r} backbone {name!r} holds {flat.size} "
+                    f"values, expected {video.meta.num_snippets}x{info.crops}x{info.dim}"
+                )
+            video.features[name] = flat.reshape(video.meta.num_snippets, info.crops, info.dim)
+    return Shard(path=path, backbones={n: infos[n] for n in wanted}, provenance=prov, videos=videos)
+
+
+def _iter_rows(column: pa.ChunkedArray) -> Iterable[np.ndarray]:
+    """Yield each list row as a numpy view on the column's value buffer."""
+    for chunk in column.chunks:
+        values = chunk.values.to_numpy(zero_copy_only=True)
+        offsets = chunk.offsets.to_numpy()
+        for i in range(len(chunk)):
+            yield values[offsets[i] : offsets[i + 1]]

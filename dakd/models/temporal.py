@@ -1,0 +1,142 @@
+"""Registry of temporal networks (Table 1): the temporal network is a config value.
+
+Every entry is built as ``build_temporal(name, num_streams, cfg)`` and maps the stacked
+projected streams (B, T, n, d) to one aggregated sequence (B, n, d). ``tam`` aggregates
+the streams inside its attention; every other entry first fuses them early
+(concatenate along features, linear back to d) and then runs a single-stream network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ..config import AttentionTerms, ModelConfig
+from .attention import DisentangledAttentionLayer
+from .mtn import MultiScaleTemporalNetwork
+
+SequenceBuilder = Callable[[ModelConfig], nn.Module]
+_SEQUENCE_NETWORKS: dict[str, SequenceBuilder] = {}
+
+
+def register_sequence_network(name: str) -> Callable[[SequenceBuilder], SequenceBuilder]:
+    """Register a single-stream network (B, n, d) -> (B, n, d) under ``name``."""
+
+    def wrap(builder: SequenceBuilder) -> SequenceBuilder:
+        _SEQUENCE_NETWORKS[name] = builder
+        return builder
+
+    return wrap
+
+
+def available_temporal_networks() -> list[str]:
+    return ["tam", *sorted(_SEQUENCE_NETWORKS)]
+
+
+class EarlyFusion(nn.Module):
+    """(B, T, n, d) -> (B, n, d): concatenation and a linear map (identity for T = 1)."""
+
+    def __init__(self, num_streams: int, width: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(num_streams * width, width) if num_streams > 1 else nn.Identity()
+
+    def forward(self, streams: torch.Tensor) -> torch.Tensor:
+        b, t, n, d = streams.shape
+        return self.proj(streams.permute(0, 2, 1, 3).reshape(b, n, t * d))
+
+
+class FusedTemporal(nn.Module):
+    """Early fusion followed by a single-stream temporal network."""
+
+    def __init__(self, num_streams: int, width: int, network: nn.Module) -> None:
+        super().__init__()
+        self.fusion = EarlyFusion(num_streams, width)
+        self.network = network
+
+    def forward(self, streams: torch.Tensor) -> torch.Tensor:
+        return self.network(self.fusion(streams))
+
+
+class SingleStream(nn.Module):
+    """Adapts a (B, T=1, n, d) module to (B, n, d) input."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x.unsqueeze(1))
+
+
+class Recurrent(nn.Module):
+    """Bidirectional LSTM / GRU / RNN with d/2 units per direction, so the output is d-wide."""
+
+    def __init__(self, cell: type[nn.RNNBase], width: int) -> None:
+        super().__init__()
+        self.rnn = cell(width, width // 2, batch_first=True, bidirectional=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x)[0]
+
+
+class TemporalConv(nn.Module):
+    """Two temporal convolutions (kernel 3) with a residual connection."""
+
+    def __init__(self, width: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(width, width, 3, padding=1), nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv1d(width, width, 3, padding=1),
+        )
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.net(x.transpose(1, 2)).transpose(1, 2))
+
+
+@register_sequence_network("disentangled")
+def _disentangled(cfg: ModelConfig) -> nn.Module:
+    """Plain DeBERTa-style disentangled attention on the fused stream (no cross term)."""
+    terms = AttentionTerms(**{**vars(cfg.terms), "cross_c2c": False})
+    return SingleStream(DisentangledAttentionLayer(1, cfg, terms))
+
+
+@register_sequence_network("mha")
+def _mha(cfg: ModelConfig) -> nn.Module:
+    return nn.TransformerEncoderLayer(cfg.width, cfg.heads, cfg.ffn_dim, cfg.dropout, batch_first=True)
+
+
+@register_sequence_network("lstm")
+def _lstm(cfg: ModelConfig) -> nn.Module:
+    return Recurrent(nn.LSTM, cfg.width)
+
+
+@register_sequence_network("gru")
+def _gru(cfg: ModelConfig) -> nn.Module:
+    return Recurrent(nn.GRU, cfg.width)
+
+
+@register_sequence_network("rnn")
+def _rnn(cfg: ModelConfig) -> nn.Module:
+    return Recurrent(nn.RNN, cfg.width)
+
+
+@register_sequence_network("cnn1d")
+def _cnn1d(cfg: ModelConfig) -> nn.Module:
+    return TemporalConv(cfg.width, cfg.dropout)
+
+
+@register_sequence_network("mtn")
+def _mtn(cfg: ModelConfig) -> nn.Module:
+    return MultiScaleTemporalNetwork(cfg.width)
+
+
+def build_temporal(name: str, num_streams: int, cfg: ModelConfig) -> nn.Module:
+    """Build temporal network ``name`` for ``num_streams`` inputs: (B, T, n, d) -> (B, n, d)."""
+    if name == "tam":
+        return DisentangledAttentionLayer(num_streams, cfg)
+    if name not in _SEQUENCE_NETWORKS:
+        raise ValueError(f"unknown temporal network {name!r}; choose from {available_temporal_networks()}")
+    return FusedTemporal(num_streams, cfg.width, _SEQUENCE_NETWORKS[name](cfg))

@@ -1,0 +1,202 @@
+"""Stage 1 (teacher, MIL ranking) and stage 2 (student, bi-level distillation) training loops."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .errors import DakdError
+from .config import DakdConfig, ModelConfig, OptimConfig, section_from_dict
+from .features import BagSet
+from .io import atomic_path
+from .losses import FeatureProjector, distillation_loss, mil_ranking_loss
+from .models import AnomalyDetector
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present, else the CPU; an explicit CUDA device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DakdError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, numpy and torch, make CPU kernels deterministic; return a sampling generator."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def balanced_batches(labels: torch.Tensor, normal_per_batch: int, anomalous_per_batch: int,
+                     generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """One epoch of batches, each ``normal_per_batch`` normal + ``anomalous_per_batch`` anomalous bags.
+
+    The epoch ends when the larger class has been seen once; the smaller class is drawn
+    again from fresh permutations, so every batch stays balanced.
+    """
+    pools = [torch.nonzero(labels == c).squeeze(1) for c in (0, 1)]
+    if any(len(p) == 0 for p in pools):
+        raise ValueError("MIL training needs both normal and anomalous training videos")
+    sizes = [min(normal_per_batch, len(pools[0])), min(anomalous_per_batch, len(pools[1]))]
+    num_batches = max(-(-len(p) // s) for p, s in zip(pools, sizes))
+
+    def stream(pool: torch.Tensor) -> Iterator[int]:
+        while True:
+            yield from pool[torch.randperm(len(pool), generator=generator)].tolist()
+
+    streams = [stream(p) for p in pools]
+    for _ in range(num_batches):
+        yield torch.tensor([next(streams[c]) for c in (0, 1) for _ in range(sizes[c])])
+
+
+def make_optimizer(modules: list[Any], optim: OptimConfig) -> torch.optim.Adagrad:
+    """Adagrad over the detector's groups (temporal vs other) plus any extra modules at ``lr_other``."""
+    detector, *extra = modules
+    groups = detector.parameter_groups(optim.lr_temporal, optim.lr_other)
+    groups[1]["params"] += [p for m in extra for p in m.parameters()]
+    return torch.optim.Adagrad(groups, weight_decay=optim.weight_decay)
+
+
+def save_checkpoint(path: str | os.PathLike, model: AnomalyDetector, kind: str, cfg: DakdConfig,
+                    model_cfg: ModelConfig, history: list[dict[str, float]], provenance: dict[str, Any],
+                    extra_state: dict[str, Any] | None = None) -> None:
+    """Atomically save the weights with the config that made them."""
+    payload = {
+        "kind": kind,
+        "input_dims": model.input_dims,
+        "model_config": dataclasses.asdict(model_cfg),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "extra_state": extra_state or {},
+        "config": cfg.to_dict(),
+        "history": history,
+        "epochs": len(history),
+        "provenance": provenance,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_detector(path: str | os.PathLike, device: torch.device) -> tuple[AnomalyDetector, dict[str, Any]]:
+    """Rebuild a detector from a checkpoint; returns the model (eval mode) and the payload."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        raise DakdError(f"{path}: cannot read checkpoint ({exc})") from exc
+    model = AnomalyDetector(payload["input_dims"], section_from_dict(ModelConfig, payload["model_config"]))
+    model.load_state_dict(payload["state_dict"])
+    return model.to(device).eval(), payload
+
+
+@torch.no_grad()
+def predict_bags(model: AnomalyDetector, bags: BagSet, device: torch.device,
+                 batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode scores (N, n) and hidden states (N, n, d) for every bag, on ``device``."""
+    model.eval()
+    scores, hidden = [], []
+    for start in range(0, len(bags), batch_size):
+        out = model(bags.inputs(torch.arange(start, min(start + batch_size, len(bags))), device))
+        scores.append(out.scores)
+        hidden.append(out.hidden)
+    return torch.cat(scores), torch.cat(hidden)
+
+
+def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device,
+                  progress: bool = True) -> tuple[AnomalyDetector, list[dict[str, float]]]:
+    """Stage 1: MIL ranking on multi-backbone bags; returns the model after the last epoch."""
+    generator = seed_everything(cfg.seed)
+    tcfg = cfg.teacher
+    dims = {b: bags.segments[b].shape[-1] for b in tcfg.backbones}
+    model = AnomalyDetector(dims, tcfg.model).to(device)
+    optimizer = make_optimizer([model], tcfg.optim)
+    labels_cpu = bags.labels
+    bags = _on_device(bags, device)
+    history = []
+    for epoch in (bar := tqdm(range(tcfg.optim.epochs), desc="teacher", disable=not progress)):
+        model.train()
+        losses = []
+        for index in balanced_batches(labels_cpu, tcfg.optim.normal_per_batch,
+                                      tcfg.optim.anomalous_per_batch, generator):
+            index = index.to(device)
+            scores = model(bags.inputs(index)).scores
+            labels = bags.labels[index]
+            loss = mil_ranking_loss(scores[labels == 1], scores[labels == 0],
+                                    tcfg.mil.lambda_smooth, tcfg.mil.lambda_sparse)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses))})
+        bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+    return model.eval(), history
+
+
+@dataclasses.dataclass
+class DistillTargets:
+    """What the frozen teacher provides for every training bag, aligned with the student's bags."""
+
+    pseudo_labels: torch.Tensor   # (N, n) refined soft labels
+    teacher_scores: torch.Tensor  # (N, n) raw teacher predictions, thresholded at delta
+    teacher_hidden: torch.Tensor  # (N, n, d) teacher temporal-network outputs
+
+
+def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device: torch.device,
+                  progress: bool = True) -> tuple[AnomalyDetector, dict[str, Any], list[dict[str, float]]]:
+    """Stage 2: distil the teacher into a single-backbone student.
+
+    Returns the student, the state of the two InfoNCE projection heads and the history.
+    """
+    generator = seed_everything(cfg.seed)
+    scfg, dcfg = cfg.student, cfg.student.distill
+    model = AnomalyDetector({scfg.backbone: bags.segments[scfg.backbone].shape[-1]}, scfg.model).to(device)
+    width_t = targets.teacher_hidden.shape[-1]
+    g_teacher = FeatureProjector(width_t, dcfg.projection_hidden, dcfg.projection_dim).to(device)
+    g_student = FeatureProjector(scfg.model.width, dcfg.projection_hidden, dcfg.projection_dim).to(device)
+    optimizer = make_optimizer([model, g_teacher, g_student], scfg.optim)
+    labels_cpu = bags.labels
+    bags = _on_device(bags, device)
+    targets = DistillTargets(*(t.to(device) for t in dataclasses.astuple(targets)))
+    history = []
+    for epoch in (bar := tqdm(range(scfg.optim.epochs), desc="student", disable=not progress)):
+        for module in (model, g_teacher, g_student):
+            module.train()
+        parts: dict[str, list[float]] = {"loss": [], "bce": [], "nce": []}
+        for index in balanced_batches(labels_cpu, scfg.optim.normal_per_batch,
+                                      scfg.optim.anomalous_per_batch, generator):
+            index = index.to(device)
+            out = model(bags.inputs(index))
+            losses = distillation_loss(
+                out.scores, targets.pseudo_labels[index],
+                z_teacher=g_teacher(targets.teacher_hidden[index]).flatten(0, 1),
+                z_student=g_student(out.hidden).flatten(0, 1),
+                anomalous=(targets.teacher_scores[index] >= dcfg.delta).flatten(),
+                alpha=dcfg.alpha, tau=dcfg.tau, use_bce=dcfg.use_bce, use_nce=dcfg.use_nce,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            optimizer.step()
+            for key, value in losses.items():
+                parts[key].append(value.item())
+        history.append({"epoch": epoch + 1, **{k: float(np.mean(v)) for k, v in parts.items()}})
+        bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+    heads = {"g_teacher": g_teacher.state_dict(), "g_student": g_student.state_dict()}
+    return model.eval(), heads, history
+
+
+def _on_device(bags: BagSet, device: torch.device) -> BagSet:
+    return BagSet(metas=bags.metas, labels=bags.labels.to(device),
+                  segments={k: v.to(device) for k, v in bags.segments.items()})
