@@ -1,0 +1,136 @@
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from dakd.config import AttentionTerms, ModelConfig
+from dakd.models import AnomalyDetector, DisentangledAttention, available_temporal_networks, build_temporal
+from dakd.models import relative_bucket
+
+
+def test_relative_bucket_matches_the_papers_gamma():
+    expected = [[2, 1, 0, 0], [3, 2, 1, 0], [3, 3, 2, 1], [3, 3, 3, 2]]
+    assert relative_bucket(4, 2).tolist() == expected
+    gamma = relative_bucket(40, 25)
+    assert gamma.min() == 0 and gamma.max() == 49
+    for i, j in [(0, 39), (39, 0), (10, 12), (30, 5)]:
+        d = i - j
+        want = 0 if d <= -25 else 49 if d >= 25 else d + 25
+        assert gamma[i, j] == want
+
+
+def _reference(attn: DisentangledAttention, streams: torch.Tensor, terms: AttentionTerms) -> torch.Tensor:
+    """The paper's Eq. 4-5 written as explicit loops over streams, heads and positions."""
+    b, t_count, n, d = streams.shape
+    hd, heads = attn.head_dim, attn.heads
+    qkv = [streams[:, t] @ attn.qkv_weight[t] + attn.qkv_bias[t] for t in range(t_count)]
+    q = [x[..., :d] for x in qkv]
+    k = [x[..., d : 2 * d] for x in qkv]
+    v = [x[..., 2 * d :] for x in qkv]
+    table = attn.rel_embedding.weight
+    qr, kr = attn.rel_query(table), attn.rel_key(table)
+    kdist = attn.max_distance
+
+    def gamma(i, j):
+        return 0 if i - j <= -kdist else 2 * kdist - 1 if i - j >= kdist else i - j + kdist
+
+    out = torch.zeros(b, n, d)
+    for bi in range(b):
+        for h in range(heads):
+            sl = slice(h * hd, (h + 1) * hd)
+            for t in range(t_count):
+                logits = torch.zeros(n, n)
+                for i in range(n):
+                    for j in range(n):
+                        a = 0.0
+                        if terms.self_c2c:
+                            a = a + q[t][bi, i, sl] @ k[t][bi, j, sl]
+                        if terms.cross_c2c:
+                            for o in range(t_count):
+                                if o != t:
+                                    a = a + q[t][bi, i, sl] @ k[o][bi, j, sl]
+                        if terms.c2p:
+                            a = a + q[t][bi, i, sl] @ kr[gamma(i, j), sl]
+                        if terms.p2c:
+                            a = a + k[t][bi, j, sl] @ qr[gamma(j, i), sl]
+                        logits[i, j] = a
+                weights = torch.softmax(logits / math.sqrt((t_count + 2) * hd), dim=-1)
+                out[bi, :, sl] += weights @ v[t][bi, :, sl] / t_count
+    return out
+
+
+@pytest.mark.parametrize("terms", [
+    AttentionTerms(),
+    AttentionTerms(self_c2c=False, cross_c2c=False, p2c=False),   # c2p only (Table 5)
+    AttentionTerms(self_c2c=False, cross_c2c=False, c2p=False),   # p2c only
+    AttentionTerms(self_c2c=False, c2p=False, p2c=False),         # cross only
+    AttentionTerms(cross_c2c=False, c2p=False, p2c=False),        # self only
+])
+def test_disentangled_attention_matches_the_equations(terms):
+    torch.manual_seed(0)
+    attn = DisentangledAttention(num_streams=3, width=8, heads=2, max_distance=2, terms=terms).eval()
+    with torch.no_grad():
+        attn.qkv_bias.normal_()
+        streams = torch.randn(2, 3, 5, 8)
+        torch.testing.assert_close(attn(streams), _reference(attn, streams, terms), rtol=1e-4, atol=1e-5)
+
+
+def test_terms_change_the_output_and_all_off_is_rejected():
+    torch.manual_seed(0)
+    streams = torch.randn(1, 3, 6, 8)
+    full = DisentangledAttention(3, 8, 2, 3, AttentionTerms())
+    no_c2p = DisentangledAttention(3, 8, 2, 3, AttentionTerms(c2p=False))
+    no_c2p.load_state_dict(full.state_dict())
+    assert not torch.allclose(full(streams), no_c2p(streams))
+    with pytest.raises(ValueError, match="at least one attention term"):
+        DisentangledAttention(3, 8, 2, 3, AttentionTerms(False, False, False, False))
+
+
+def test_student_scale_is_sqrt_3d_and_teacher_scale_sqrt_t_plus_2_d():
+    student = DisentangledAttention(1, 512, 8, 25, AttentionTerms(cross_c2c=False))
+    teacher = DisentangledAttention(3, 512, 8, 25, AttentionTerms())
+    assert student.scale == pytest.approx(math.sqrt(3 * 64))
+    assert teacher.scale == pytest.approx(math.sqrt(5 * 64))
+
+
+def test_relative_table_is_shared_by_all_streams():
+    attn = DisentangledAttention(3, 8, 2, 4, AttentionTerms())
+    assert attn.rel_embedding.weight.shape == (8, 8)
+    assert sum(1 for name, _ in attn.named_parameters() if "rel_embedding" in name) == 1
+
+
+@pytest.mark.parametrize("name", available_temporal_networks())
+def test_every_registered_temporal_network_maps_streams_to_one_sequence(name):
+    cfg = ModelConfig(width=16, heads=2, ffn_dim=32, max_relative_distance=4)
+    net = build_temporal(name, 3, cfg)
+    out = net(torch.randn(2, 3, 32, 16))
+    assert out.shape == (2, 32, 16)
+    out.sum().backward()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+
+
+def test_table1_networks_are_all_registered():
+    assert set(available_temporal_networks()) == {"tam", "disentangled", "mha", "lstm", "rnn", "gru", "cnn1d", "mtn"}
+    with pytest.raises(ValueError, match="unknown temporal network 'transformer'"):
+        build_temporal("transformer", 3, ModelConfig())
+
+
+def test_detector_shapes_head_and_parameter_groups():
+    cfg = ModelConfig(width=32, heads=4, ffn_dim=64)
+    model = AnomalyDetector({"i3d": 20, "s3d": 12, "clip": 8}, cfg)
+    out = model({"i3d": torch.randn(4, 32, 20), "s3d": torch.randn(4, 32, 12), "clip": torch.randn(4, 32, 8)})
+    assert out.scores.shape == (4, 32) and out.hidden.shape == (4, 32, 32)
+    assert ((out.scores >= 0) & (out.scores <= 1)).all()
+    head = [m.out_features for m in model.head.net if isinstance(m, torch.nn.Linear)]
+    assert head == [512, 32, 1]
+    temporal, other = model.parameter_groups(1e-4, 1e-3)
+    assert temporal["lr"] == 1e-4 and other["lr"] == 1e-3
+    assert len(temporal["params"]) + len(other["params"]) == len(list(model.parameters()))
+    assert {id(p) for p in temporal["params"]} == {id(p) for p in model.temporal.parameters()}
+
+
+def test_student_detector_runs_on_long_sequences_beyond_k():
+    cfg = dataclasses.replace(ModelConfig(width=16, heads=2, ffn_dim=32), terms=AttentionTerms(cross_c2c=False))
+    model = AnomalyDetector({"clip": 8}, cfg).eval()
+    assert model({"clip": torch.randn(1, 300, 8)}).scores.shape == (1, 300)

@@ -1,0 +1,140 @@
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from dakd.features import (
+    BackboneInfo,
+    FeatureStoreError,
+    VideoFeatures,
+    VideoMeta,
+    load_bags,
+    read_metadata,
+    read_shard,
+    reduce_crops,
+    segment_bounds,
+    segment_pool,
+    write_shard,
+)
+
+
+def _video(vid, snippets, dims, crops=2, label=0, split="train", seed=0):
+    rng = np.random.default_rng(seed)
+    meta = VideoMeta(video_id=vid, split=split, label=label, class_name="Normal" if label == 0 else "Arrest",
+                     num_frames=(snippets - 1) * 16 + 7, fps=30.0, snippet_len=16, snippet_stride=16,
+                     num_snippets=snippets, last_snippet_frames=7)
+    feats = {n: rng.standard_normal((snippets, crops, d)).astype(np.float32) for n, d in dims.items()}
+    return VideoFeatures(meta=meta, features=feats)
+
+
+DIMS = {"i3d": 6, "clip": 4}
+INFOS = [BackboneInfo("i3d", 6, 2, "random", {"size": 224}), BackboneInfo("clip", 4, 2, "random")]
+
+
+def test_round_trip_keeps_values_metadata_and_provenance(tmp_path):
+    videos = [_video("a", 5, DIMS, seed=1), _video("b", 3, DIMS, label=1, seed=2)]
+    path = tmp_path / "shard.parquet"
+    write_shard(path, videos, INFOS, {"code_version": "test"})
+    shard = read_shard(path)
+    assert [v.meta for v in shard.videos] == [v.meta for v in videos]
+    for got, want in zip(shard.videos, videos):
+        for name in DIMS:
+            np.testing.assert_array_equal(got.features[name], want.features[name])
+            assert got.features[name].shape == want.features[name].shape
+    assert shard.backbones["i3d"].preprocessing == {"size": 224}
+    assert shard.backbones["clip"].weights == "random"
+    assert shard.provenance == {"code_version": "test"}
+    infos, prov = read_metadata(path)
+    assert infos["i3d"].dim == 6 and prov["code_version"] == "test"
+
+
+def test_features_are_views_not_copies(tmp_path):
+    path = tmp_path / "shard.parquet"
+    write_shard(path, [_video("a", 5, DIMS), _video("b", 4, DIMS)], INFOS, {})
+    shard = read_shard(path, ["i3d"])
+    a, b = (v.features["i3d"] for v in shard.videos)
+    assert not a.flags.owndata and not b.flags.owndata
+    assert np.shares_memory(a.base, b.base) or a.base is b.base
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    path = tmp_path / "shard.parquet"
+    bad = _video("a", 5, {"i3d": 5, "clip": 4})  # i3d is 5-d, info says 6-d
+    with pytest.raises(FeatureStoreError, match="shape"):
+        write_shard(path, [bad], INFOS, {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_backbone_names_the_shard(tmp_path):
+    path = tmp_path / "shard.parquet"
+    write_shard(path, [_video("a", 5, DIMS)], INFOS, {})
+    with pytest.raises(FeatureStoreError, match=r"shard\.parquet: no features for backbone 's3d'"):
+        read_shard(path, ["s3d"])
+
+
+def test_wrong_dimension_names_the_shard(tmp_path):
+    path = tmp_path / "shard.parquet"
+    write_shard(path, [_video("a", 5, DIMS)], INFOS, {})
+    with pytest.raises(FeatureStoreError, match=r"shard\.parquet: backbone 'i3d' features are 6-d, expected 1024-d"):
+        read_shard(path, ["i3d"], expected_dims={"i3d": 1024})
+
+
+def test_inconsistent_dims_across_shards_is_an_error(tmp_path):
+    write_shard(tmp_path / "a.parquet", [_video("a", 5, DIMS)], INFOS, {})
+    write_shard(tmp_path / "b.parquet", [_video("b", 5, {"i3d": 8, "clip": 4})],
+                [BackboneInfo("i3d", 8, 2, "random"), INFOS[1]], {})
+    with pytest.raises(FeatureStoreError, match=r"b\.parquet: backbone 'i3d' features are 8-d, expected 6-d"):
+        load_bags([tmp_path / "a.parquet", tmp_path / "b.parquet"], ["i3d"], "train")
+
+
+def test_corrupt_and_foreign_files_are_clear_errors(tmp_path):
+    junk = tmp_path / "junk.parquet"
+    junk.write_text("not parquet")
+    with pytest.raises(FeatureStoreError, match="junk.parquet: not a readable Parquet shard"):
+        read_shard(junk)
+    foreign = tmp_path / "foreign.parquet"
+    import pyarrow as pa
+    pq.write_table(pa.table({"x": [1]}), foreign)
+    with pytest.raises(FeatureStoreError, match="foreign.parquet: no dakd metadata"):
+        read_shard(foreign)
+    with pytest.raises(FeatureStoreError, match="missing.parquet: feature shard not found"):
+        read_shard(tmp_path / "missing.parquet")
+
+
+def test_covered_frames_counts_the_padded_last_snippet():
+    meta = _video("a", 5, DIMS).meta
+    assert meta.covered_frames == 4 * 16 + 7 == meta.num_frames
+
+
+def test_segment_bounds_follow_rtfm():
+    np.testing.assert_array_equal(segment_bounds(10, 4), [0, 2, 5, 7, 10])
+    np.testing.assert_array_equal(segment_bounds(3, 4), [0, 0, 1, 2, 3])
+
+
+def test_segment_pool_means_snippets_and_repeats_short_videos():
+    x = np.arange(10, dtype=np.float32)[:, None]
+    np.testing.assert_allclose(segment_pool(x, 4)[:, 0], [0.5, 3.0, 5.5, 8.0])
+    short = np.array([[1.0], [2.0], [3.0]], dtype=np.float32)
+    # bounds [0,0,1,2,3]: empty first segment takes snippet 0
+    np.testing.assert_allclose(segment_pool(short, 4)[:, 0], [1.0, 1.0, 2.0, 3.0])
+    assert segment_pool(np.ones((100, 3, 8), np.float32), 32).shape == (32, 3, 8)
+
+
+def test_reduce_crops():
+    x = np.arange(12, dtype=np.float32).reshape(2, 3, 2)
+    np.testing.assert_allclose(reduce_crops(x, "mean"), x.mean(axis=1))
+    np.testing.assert_array_equal(reduce_crops(x, 2), x[:, 2])
+    np.testing.assert_array_equal(reduce_crops(x, "1"), x[:, 1])
+    with pytest.raises(ValueError, match="crop index 3"):
+        reduce_crops(x, 3)
+
+
+def test_load_bags_forms_segments_and_rejects_duplicates(tmp_path):
+    write_shard(tmp_path / "a.parquet", [_video("a", 40, DIMS), _video("b", 8, DIMS, label=1),
+                                          _video("t", 8, DIMS, split="test")], INFOS, {})
+    bags = load_bags([tmp_path / "a.parquet"], ["i3d", "clip"], "train", num_segments=32)
+    assert bags.video_ids == ["a", "b"]
+    assert bags.segments["i3d"].shape == (2, 32, 6) and bags.segments["clip"].shape == (2, 32, 4)
+    assert bags.labels.tolist() == [0, 1]
+    write_shard(tmp_path / "b.parquet", [_video("a", 5, DIMS)], INFOS, {})
+    with pytest.raises(FeatureStoreError, match="'a' already read"):
+        load_bags([tmp_path / "a.parquet", tmp_path / "b.parquet"], ["i3d"], "train")
