@@ -6,6 +6,7 @@ error, so a typo cannot silently fall back to a default.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import types
@@ -165,7 +166,13 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
             data = yaml.safe_load(open(path)) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: cannot read config ({exc})") from exc
-    for item in overrides or []:
+    return DakdConfig.from_dict(apply_overrides(data, overrides or []))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with each ``a.b.c=value`` (value parsed as YAML) set."""
+    data = copy.deepcopy(data)
+    for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError(f"override {item!r} is not of the form key.path=value")
@@ -174,7 +181,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(raw)
-    return DakdConfig.from_dict(data)
+    return data
 
 
 def _build(cls: type, data: Any, where: str) -> Any:

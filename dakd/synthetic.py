@@ -55,7 +55,13 @@ def make_synthetic_dataset(out_dir: str | os.PathLike, spec: SyntheticSpec) -> t
             + [("test", 0)] * spec.test_normal + [("test", 1)] * spec.test_anomalous)
     train_labels = np.array([label for split, label in plan if split == "train"])
     if spec.shuffle_train_labels:
-        train_labels = rng.permutation(train_labels)
+        # Balanced shuffle: each true class is split evenly between the two given labels, so
+        # the labels carry no information about the planted anomalies, not even by chance.
+        shuffled = np.empty_like(train_labels)
+        for truth in (0, 1):
+            members = np.flatnonzero(train_labels == truth)
+            shuffled[members] = rng.permutation(np.arange(len(members)) % 2)
+        train_labels = shuffled
 
     videos, intervals = [], {}
     train_iter = iter(train_labels)

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+import torch
+
+from dakd.errors import DakdError
+from dakd.features import load_bags
+from dakd.pipeline import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
+from dakd.training import balanced_batches, load_detector, resolve_device, train_teacher
+
+from helpers import small_config
+
+
+def test_balanced_batches_are_balanced_and_cover_the_larger_class():
+    labels = torch.tensor([0] * 7 + [1] * 25)
+    gen = torch.Generator().manual_seed(0)
+    batches = list(balanced_batches(labels, 3, 5, gen))
+    assert len(batches) == 5  # 25 anomalous / 5 per batch
+    for b in batches:
+        assert (labels[b] == 0).sum() == 3 and (labels[b] == 1).sum() == 5
+    seen = torch.cat(batches)[labels[torch.cat(batches)] == 1]
+    assert sorted(seen.tolist()) == list(range(7, 32))
+
+
+def test_balanced_batches_need_both_classes():
+    with pytest.raises(ValueError, match="both normal and anomalous"):
+        list(balanced_batches(torch.zeros(4, dtype=torch.long), 2, 2, torch.Generator()))
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DakdError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_teacher_training_is_deterministic_for_a_seed(synthetic):
+    _, shards, _ = synthetic
+    cfg = small_config(**{"teacher.optim.epochs": "3"})
+    bags = load_bags(shards, cfg.teacher.backbones, "train")
+    m1, h1 = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
+    m2, h2 = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
+    assert h1 == h2
+    for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
+        assert torch.equal(a, b), k
+    cfg_other = small_config(**{"teacher.optim.epochs": "3", "seed": "1"})
+    _, h3 = train_teacher(cfg_other, bags, torch.device("cpu"), progress=False)
+    assert h3 != h1
+
+
+def test_stage_files_carry_config_and_provenance(synthetic, tmp_path):
+    _, shards, annotations = synthetic
+    cfg = small_config(**{"teacher.optim.epochs": "2", "student.optim.epochs": "2"})
+    run_train_teacher(cfg, shards, tmp_path / "teacher.pt", progress=False)
+    model, payload = load_detector(tmp_path / "teacher.pt", torch.device("cpu"))
+    assert payload["kind"] == "teacher" and payload["epochs"] == 2
+    assert payload["config"]["teacher"]["optim"]["epochs"] == 2
+    assert payload["provenance"]["inputs"]["features"]["backbones"]["clip"]["weights"] == "synthetic"
+    assert model.backbones == ["i3d", "s3d", "clip"]
+
+    run_pseudo_labels(cfg, shards, tmp_path / "teacher.pt", tmp_path / "pl.parquet")
+    run_train_student(cfg, shards, tmp_path / "teacher.pt", tmp_path / "pl.parquet", tmp_path / "student.pt",
+                      progress=False)
+    student, spayload = load_detector(tmp_path / "student.pt", torch.device("cpu"))
+    assert student.backbones == ["clip"] and set(spayload["extra_state"]) == {"g_teacher", "g_student"}
+    assert set(spayload["history"][0]) == {"epoch", "loss", "bce", "nce"}
+
+    report = run_evaluate(cfg, shards, annotations, tmp_path / "student.pt", tmp_path / "auc.json",
+                          scores_out=tmp_path / "scores.parquet")
+    assert report["selection"] == "last_epoch" and report["epochs"] == 2
+    assert report["num_videos"] == 24 and 0.0 <= report["auc"] <= 1.0
+    assert report["provenance"]["inputs"]["checkpoint_provenance"]["stage"] == "train-student"
+    assert (tmp_path / "scores.parquet").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["auc.json", "pl.parquet", "scores.parquet",
+                                                          "student.pt", "teacher.pt"]
+
+
+def test_teacher_with_every_table1_network_trains(synthetic):
+    _, shards, _ = synthetic
+    bags = load_bags(shards, ["i3d", "s3d", "clip"], "train")
+    for name in ["mtn", "mha", "lstm", "rnn", "gru", "cnn1d", "disentangled"]:
+        cfg = small_config(**{"teacher.optim.epochs": "1", "teacher.model.temporal": name})
+        _, history = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
+        assert np.isfinite(history[0]["loss"])
