@@ -68,26 +68,34 @@ class DisentangledAttention(nn.Module):
         return x.reshape(*lead, n, self.heads, self.head_dim).transpose(-2, -3)
 
     def attention_logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """Sum of the enabled terms; q, k of shape (B, T, H, n, d_head) -> (B, T, H, n, n)."""
+        """Scaled sum of the enabled terms; q, k of shape (B, T, H, n, d_head) -> (B, T, H, n, n)."""
         n = q.shape[-2]
-        logits = q.new_zeros(*q.shape[:-1], n)
+        q = q / self.scale
+        terms = []
+        # self + cross content terms share one product: q . (k_t + sum_{h != t} k_h).
+        content_keys = None
         if self.terms.self_c2c:
-            logits = logits + q @ k.transpose(-1, -2)
+            content_keys = k
         if self.terms.cross_c2c and self.num_streams > 1:
             others = k.sum(dim=1, keepdim=True) - k
-            logits = logits + q @ others.transpose(-1, -2)
+            content_keys = others if content_keys is None else content_keys + others
+        if content_keys is not None:
+            terms.append(q @ content_keys.transpose(-1, -2))
         if self.terms.c2p or self.terms.p2c:
             bucket = relative_bucket(n, self.max_distance, q.device)
             table = self.rel_embedding.weight
             if self.terms.c2p:
-                rel_k = self._split_heads(self.rel_key(table))            # (H, 2k, dh)
-                c2p = q @ rel_k.transpose(-1, -2)                           # (B,T,H,n,2k)
-                logits = logits + torch.gather(c2p, -1, bucket.expand(*c2p.shape[:-1], n))
+                rel_k = self._split_heads(self.rel_key(table))                  # (H, 2k, dh)
+                c2p = torch.einsum("bthnd,hrd->bthnr", q, rel_k)                # (B,T,H,n,2k)
+                terms.append(torch.gather(c2p, -1, bucket.expand(*c2p.shape[:-1], n)))
             if self.terms.p2c:
-                rel_q = self._split_heads(self.rel_query(table))          # (H, 2k, dh)
-                p2c = k @ rel_q.transpose(-1, -2)                           # (B,T,H,n_j,2k)
+                rel_q = self._split_heads(self.rel_query(table)) / self.scale   # (H, 2k, dh)
+                p2c = torch.einsum("bthnd,hrd->bthnr", k, rel_q)                # (B,T,H,n_j,2k)
                 # entry [j, i] = K_j . Q^r_{gamma(j, i)}; transpose to index by (i, j).
-                logits = logits + torch.gather(p2c, -1, bucket.expand(*p2c.shape[:-1], n)).transpose(-1, -2)
+                terms.append(torch.gather(p2c, -1, bucket.expand(*p2c.shape[:-1], n)).transpose(-1, -2))
+        logits = terms[0]
+        for term in terms[1:]:
+            logits = logits + term
         return logits
 
     def forward(self, streams: torch.Tensor) -> torch.Tensor:
@@ -95,9 +103,12 @@ class DisentangledAttention(nn.Module):
         batch, num_streams, n, _ = streams.shape
         if num_streams != self.num_streams:
             raise ValueError(f"expected {self.num_streams} streams, got {num_streams}")
-        qkv = torch.einsum("btnd,tde->btne", streams, self.qkv_weight) + self.qkv_bias[:, None, :]
-        q, k, v = (self._split_heads(x) for x in qkv.chunk(3, dim=-1))  # (B,T,H,n,dh)
-        weights = self.dropout(torch.softmax(self.attention_logits(q, k) / self.scale, dim=-1))
+        # (T, B*n, d) @ (T, d, 3d) + bias: one batched matmul for every stream's Q, K, V.
+        flat = streams.transpose(0, 1).reshape(num_streams, batch * n, self.width)
+        qkv = torch.baddbmm(self.qkv_bias[:, None, :], flat, self.qkv_weight)
+        qkv = qkv.view(num_streams, batch, n, 3, self.heads, self.head_dim).permute(3, 1, 0, 4, 2, 5)
+        q, k, v = qkv.unbind(0)                                             # (B,T,H,n,dh)
+        weights = self.dropout(torch.softmax(self.attention_logits(q, k), dim=-1))
         out = (weights @ v).mean(dim=1)                                     # (B,H,n,dh)
         return out.transpose(1, 2).reshape(batch, n, self.width)
 
