@@ -39,3 +39,9 @@ def test_unknown_key_is_an_error(tmp_path):
 def test_wrong_type_is_an_error():
     with pytest.raises(ConfigError, match="teacher.optim.epochs"):
         load_config(None, ["teacher.optim.epochs=many"])
+
+
+def test_shipped_config_yaml_restates_the_defaults():
+    from pathlib import Path
+
+    assert load_config(Path(__file__).parent.parent / "config.yaml") == DakdConfig()
