@@ -55,6 +55,20 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"{report['model']}: frame AUC {auc}, AP {ap} over {report['num_videos']} {args.split} videos")
 
 
+def _extract(args: argparse.Namespace) -> None:
+    from .extract import run_extract
+    from .training import resolve_device
+
+    cfg = _config(args)
+    failures = run_extract(cfg.extract, args.manifest, args.out_dir, resolve_device(cfg.device),
+                           shards=args.shard, progress=not args.no_progress)
+    for failure in failures:
+        print(f"failed: {failure['reason']}", file=sys.stderr)
+    if failures and not args.tolerate_failures:
+        raise DakdError(f"{len(failures)} video(s) failed (listed in the shards' .failures.json); "
+                        "rerun with --tolerate-failures to accept the shards without them")
+
+
 def _synthetic(args: argparse.Namespace) -> None:
     from .synthetic import SyntheticSpec, make_synthetic_dataset
 
@@ -88,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--annotations", required=True, help="frame annotations Parquet")
     p.add_argument("--split", default="test", help="split to evaluate (default: test)")
     p.add_argument("--scores-out", help="also write per-video snippet scores to this Parquet file")
+    p = add("extract", _extract, "decode videos and write backbone feature shards")
+    p.add_argument("--config", help="config.yaml (paper defaults when omitted)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:1)")
+    p.add_argument("--manifest", required=True, help="CSV with video_id,path,split,label,class_name")
+    p.add_argument("--out-dir", required=True, help="directory for shard-NNNNN.parquet files")
+    p.add_argument("--shard", type=int, nargs="+", help="shard numbers to extract (default: all)")
+    p.add_argument("--tolerate-failures", action="store_true", help="exit 0 even when some videos failed")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p = add("synthetic-features", _synthetic, "write synthetic shards with planted anomalies (smoke tests)")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--seed", type=int, default=0)

@@ -134,9 +134,52 @@ class EvaluateConfig:
 
 
 @dataclass
+class BackboneConfig:
+    """One feature extractor.
+
+    ``weights``: ``pretrained`` (the library's own download), ``random`` (tests only; stamped
+    in the shard metadata) or the path of a local checkpoint. ``model`` and
+    ``pretrained_tag`` name an open_clip model and its weights. ``size`` shrinks the input
+    of randomly initialised models for tests and is refused with real weights.
+    """
+
+    arch: str = "s3d"
+    weights: str = "pretrained"
+    model: str = ""
+    pretrained_tag: str = ""
+    size: int | None = None
+
+
+def _default_backbones() -> dict[str, BackboneConfig]:
+    return {
+        "i3d": BackboneConfig(arch="inception_i3d", weights="checkpoints/rgb_imagenet.pt"),
+        "s3d": BackboneConfig(arch="s3d"),
+        "clip": BackboneConfig(arch="open_clip", model="ViT-B-16-quickgelu", pretrained_tag="openai"),
+    }
+
+
+@dataclass
+class ExtractConfig:
+    """Video decoding and feature extraction."""
+
+    backbones: dict[str, BackboneConfig] = field(default_factory=_default_backbones)
+    snippet_len: int = 16
+    snippet_stride: int = 16
+    crops: str = "ten"
+    decode_short_side: int = 256
+    batch_snippets: int = 8
+    num_workers: int = 2
+    video_timeout_s: float = 1800.0
+    videos_per_worker: int = 16
+    shard_size: int = 32
+    precision: str = "fp32"
+
+
+@dataclass
 class DakdConfig:
     seed: int = 0
     device: str = "auto"
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
     features: FeatureInputConfig = field(default_factory=FeatureInputConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     pseudo_labels: PseudoLabelConfig = field(default_factory=PseudoLabelConfig)
@@ -200,6 +243,12 @@ def _build(cls: type, data: Any, where: str) -> Any:
             default = getattr(cls(), name)
             merged = {**dataclasses.asdict(default), **(value or {})}
             kwargs[name] = _build(hint, merged, path)
+        elif typing.get_origin(hint) is dict and dataclasses.is_dataclass(typing.get_args(hint)[1]):
+            # A mapping of named sections (e.g. extract.backbones) replaces the default whole.
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {path!r} must be a mapping, got {value!r}")
+            item = typing.get_args(hint)[1]
+            kwargs[name] = {k: _build(item, v or {}, f"{path}.{k}") for k, v in value.items()}
         else:
             kwargs[name] = _coerce(hint, value, path)
     return cls(**kwargs)

@@ -16,3 +16,24 @@ def small_config(**overrides: str) -> DakdConfig:
         "student": {"model": {**SMALL_MODEL, "terms": {"cross_c2c": False}}, "optim": dict(SMALL_OPTIM)},
     }
     return DakdConfig.from_dict(apply_overrides(data, [f"{k}={v}" for k, v in overrides.items()]))
+
+
+def write_video(path, num_frames: int, width: int = 64, height: int = 48, fps: int = 25, step: int = 3,
+                b_frames: int = 2) -> None:
+    """H.264 (yuv444p, lossless, with B-frames) whose frame i is a flat grey of level (step*i) % 256.
+
+    yuv444p allows odd frame sizes; the grey level lets a test read back which frame it got.
+    """
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
+        stream.options = {"bf": str(b_frames), "qp": "0"}
+        for i in range(num_frames):
+            image = np.full((height, width, 3), (step * i) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)

@@ -1,0 +1,90 @@
+"""Backbone registry: ``extract.backbones.<name>.arch`` selects a builder registered here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..config import BackboneConfig
+from ..errors import DakdError
+from .preprocess import Preprocessing
+
+
+class BackboneError(DakdError):
+    """Unknown backbone, missing checkpoint or weights that do not fit."""
+
+
+class Backbone(nn.Module):
+    """A frozen feature extractor with the preprocessing its weights expect.
+
+    ``forward`` maps normalised snippets (M, T, 3, h, w) to features (M, dim).
+    """
+
+    dim: int
+    preprocessing: Preprocessing
+    weights_source: str
+
+    def describe(self) -> dict[str, Any]:
+        """What goes into the shard metadata's ``preprocessing`` record."""
+        return {"arch": type(self).__name__, **self.preprocessing.record()}
+
+
+Builder = Callable[[BackboneConfig], Backbone]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_backbone(arch: str) -> Callable[[Builder], Builder]:
+    def wrap(builder: Builder) -> Builder:
+        _BUILDERS[arch] = builder
+        return builder
+
+    return wrap
+
+
+def available_backbones() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def weights_kind(cfg: BackboneConfig) -> str:
+    """``pretrained``, ``random`` or ``checkpoint``; a missing checkpoint file is an error now."""
+    if cfg.weights in ("pretrained", "random"):
+        return cfg.weights
+    if not Path(cfg.weights).is_file():
+        raise BackboneError(f"{cfg.weights}: checkpoint for backbone {cfg.arch!r} not found")
+    return "checkpoint"
+
+
+def check_size_override(cfg: BackboneConfig) -> None:
+    if cfg.size is not None and cfg.weights != "random":
+        raise BackboneError(f"backbone {cfg.arch!r}: 'size' may only shrink randomly initialised models "
+                            "(real weights come with their own input size)")
+
+
+def load_checkpoint(model: nn.Module, path: str, arch: str) -> None:
+    """Load a local state dict (optionally nested under 'state_dict' / 'model'), strictly."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise BackboneError(f"{path}: weights do not fit backbone {arch!r} ({first})") from None
+
+
+def build_backbone(cfg: BackboneConfig) -> Backbone:
+    """Build, load and freeze the backbone ``cfg.arch`` (eval mode, no gradients)."""
+    if cfg.arch not in _BUILDERS:
+        raise BackboneError(f"unknown backbone {cfg.arch!r}; choose from {available_backbones()}")
+    check_size_override(cfg)
+    weights_kind(cfg)
+    model = _BUILDERS[cfg.arch](cfg)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()

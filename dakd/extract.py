@@ -1,0 +1,328 @@
+"""Feature extraction: a manifest of videos -> Parquet feature shards.
+
+Decoding runs in worker processes (decord) while the parent runs every configured
+backbone on each batch of snippets, so one decode pass feeds all backbones. A worker
+that exceeds the per-video timeout (decord can loop forever on a bad container) or dies
+is killed and replaced, and its video is listed in the shard's failure manifest; the
+rest of the shard is still written. Workers are recycled after a number of videos to
+bound decord's leaks on long videos. A shard whose file already exists with the same
+extraction fingerprint is skipped, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import queue
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.multiprocessing as mp
+from tqdm.auto import tqdm
+
+from .backbones import Backbone, build_backbone, make_crops, num_crops
+from .config import ExtractConfig
+from .errors import DakdError
+from .features import BackboneInfo, VideoFeatures, VideoMeta, read_metadata, write_shard
+from .features.store import FeatureStoreError
+from .io import write_json
+from .provenance import config_digest, provenance
+
+MANIFEST_COLUMNS = ("video_id", "path", "split", "label", "class_name")
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    video_id: str
+    path: str
+    split: str
+    label: int
+    class_name: str
+
+
+def read_manifest(path: str | os.PathLike) -> list[VideoTask]:
+    """Videos to extract, from a CSV with columns video_id, path, split, label, class_name.
+
+    Relative video paths are taken relative to the manifest's directory.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DakdError(f"{path}: video manifest not found")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DakdError(f"{path}: manifest lacks column(s) {missing}")
+        tasks, seen = [], set()
+        for line, row in enumerate(reader, start=2):
+            if row["video_id"] in seen:
+                raise DakdError(f"{path}:{line}: duplicate video_id {row['video_id']!r}")
+            if row["label"] not in ("0", "1"):
+                raise DakdError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
+            seen.add(row["video_id"])
+            video = Path(row["path"])
+            tasks.append(VideoTask(row["video_id"], str(video if video.is_absolute() else path.parent / video),
+                                   row["split"], int(row["label"]), row["class_name"]))
+    return tasks
+
+
+def shard_tasks(tasks: Sequence[VideoTask], shard_size: int) -> list[list[VideoTask]]:
+    return [list(tasks[i : i + shard_size]) for i in range(0, len(tasks), shard_size)]
+
+
+def extraction_fingerprint(cfg: ExtractConfig, backbones: dict[str, Backbone]) -> str:
+    """What must match for an existing shard to be reused: decoding settings and backbones."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("num_workers", "videos_per_worker", "shard_size")}
+    described = {name: {"weights": b.weights_source, **b.describe()} for name, b in backbones.items()}
+    return config_digest({"extract": settings, "backbones": described})
+
+
+# ---------------------------------------------------------------- decode workers
+
+
+def _decode_worker(worker_id: int, tasks: mp.Queue, results: mp.Queue, cfg: dict[str, Any], max_videos: int) -> None:
+    from .video import VideoDecoder
+
+    torch.set_num_threads(1)
+    for _ in range(max_videos):
+        item = tasks.get()
+        if item is None:
+            break
+        index, path = item
+        results.put(("take", worker_id, index, None))
+        try:
+            decoder = VideoDecoder(path, cfg["snippet_len"], cfg["snippet_stride"], cfg["decode_short_side"])
+            plan = decoder.plan
+            results.put(("info", worker_id, index, {
+                "num_frames": plan.num_frames, "fps": decoder.info.fps, "num_snippets": plan.num_snippets,
+                "last_snippet_frames": plan.last_snippet_frames}))
+            for start, frames in decoder.batches(cfg["batch_snippets"]):
+                results.put(("batch", worker_id, index, (start, torch.from_numpy(frames))))
+            results.put(("done", worker_id, index, None))
+        except Exception as exc:  # any failure belongs to this video only
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            results.put(("error", worker_id, index, message))
+    results.put(("exit", worker_id, None, None))
+
+
+@dataclass
+class _Pending:
+    info: dict[str, Any] | None = None
+    chunks: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
+
+
+class DecodePool:
+    """Worker processes decoding a list of videos; yields per-video events in completion order."""
+
+    def __init__(self, paths: Sequence[str], cfg: ExtractConfig) -> None:
+        self.cfg = cfg
+        self.ctx = mp.get_context("spawn")
+        self.tasks = self.ctx.Queue()
+        self.results = self.ctx.Queue(maxsize=max(2, 2 * cfg.num_workers))
+        for item in enumerate(paths):
+            self.tasks.put(item)
+        self.total = self.unassigned = len(paths)
+        self.workers: dict[int, Any] = {}
+        self.active: dict[int, tuple[int, float]] = {}
+        self.next_id = 0
+        for _ in range(min(max(cfg.num_workers, 1), len(paths))):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        decode = {k: getattr(self.cfg, k) for k in ("snippet_len", "snippet_stride", "decode_short_side",
+                                                   "batch_snippets")}
+        proc = self.ctx.Process(target=_decode_worker, daemon=True,
+                                args=(self.next_id, self.tasks, self.results, decode, self.cfg.videos_per_worker))
+        proc.start()
+        self.workers[self.next_id] = proc
+        self.next_id += 1
+
+    def _retire(self, worker_id: int) -> None:
+        proc = self.workers.pop(worker_id)
+        if proc.is_alive():
+            proc.kill()
+        proc.join(timeout=5)
+        if self.unassigned > 0:
+            self._spawn()
+
+    def events(self):
+        """Yield (kind, index, payload) until every video is done or failed.
+
+        kinds: ``info`` (decoded size and snippet plan), ``batch`` ((first_snippet, frames)),
+        ``done`` and ``error`` (a one-line reason).
+        """
+        remaining = self.total
+        while remaining > 0:
+            try:
+                kind, worker_id, index, payload = self.results.get(timeout=1.0)
+            except queue.Empty:
+                for index, reason in self._reap_stuck_workers():
+                    remaining -= 1
+                    yield "error", index, reason
+                continue
+            if kind == "take":
+                self.unassigned -= 1
+                self.active[worker_id] = (index, time.monotonic())
+            elif kind == "exit":
+                self.active.pop(worker_id, None)
+                self._retire(worker_id)
+            else:
+                if kind in ("done", "error"):
+                    self.active.pop(worker_id, None)
+                    remaining -= 1
+                yield kind, index, payload
+
+    def _reap_stuck_workers(self) -> list[tuple[int, str]]:
+        """Kill workers past the per-video timeout or dead mid-video; their videos fail."""
+        failed = []
+        now = time.monotonic()
+        for worker_id, proc in list(self.workers.items()):
+            task = self.active.get(worker_id)
+            if task is not None and now - task[1] > self.cfg.video_timeout_s:
+                self.active.pop(worker_id)
+                self._retire(worker_id)
+                failed.append((task[0], f"decoding timed out after {self.cfg.video_timeout_s:g} s"))
+            elif not proc.is_alive():
+                self.active.pop(worker_id, None)
+                code = proc.exitcode
+                self._retire(worker_id)
+                if task is not None:
+                    failed.append((task[0], f"decoder process died (exit code {code})"))
+        return failed
+
+    def close(self) -> None:
+        for worker_id in list(self.workers):
+            proc = self.workers.pop(worker_id)
+            proc.kill()
+            proc.join(timeout=5)
+
+
+# ---------------------------------------------------------------- shard extraction
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if precision not in ("fp32", "bf16"):
+        raise DakdError(f"unknown extraction precision {precision!r}; use fp32 or bf16")
+    return nullcontext()
+
+
+@torch.inference_mode()
+def embed_snippets(frames: torch.Tensor, backbones: dict[str, Backbone], crops: str, device: torch.device,
+                   precision: str = "fp32") -> dict[str, np.ndarray]:
+    """uint8 snippets (b, T, H, W, 3) -> backbone -> float32 (b, crops, dim)."""
+    frames = frames.to(device, non_blocking=True)
+    out = {}
+    for name, backbone in backbones.items():
+        clips = make_crops(frames, backbone.preprocessing, crops)          # (b, K, T, 3, c, c)
+        with _autocast(device, precision):
+            feats = backbone(clips.flatten(0, 1))
+        out[name] = feats.float().view(clips.shape[0], clips.shape[1], -1).cpu().numpy()
+    return out
+
+
+def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dict[str, Backbone],
+                  device: torch.device, out_path: str | os.PathLike, progress: bool = True) -> list[dict[str, str]]:
+    """Extract ``tasks`` into one shard at ``out_path``; returns the failures (also written
+    to ``<out_path>.failures.json``). Videos that fail are left out of the shard."""
+    num_crops(cfg.crops)
+    pending: dict[int, _Pending] = {}
+    finished: dict[int, VideoFeatures] = {}
+    failures: dict[int, str] = {}
+    pool = DecodePool([t.path for t in tasks], cfg)
+    bar = tqdm(total=len(tasks), desc=Path(out_path).name, disable=not progress, unit="video")
+    try:
+        for kind, index, payload in pool.events():
+            if index in failures:
+                continue  # late messages from a worker that was killed for this video
+            state = pending.setdefault(index, _Pending())
+            if kind == "info":
+                state.info = payload
+            elif kind == "batch":
+                start, frames = payload
+                for name, feats in embed_snippets(frames, backbones, cfg.crops, device, cfg.precision).items():
+                    state.chunks.setdefault(name, []).append((start, feats))
+            elif kind == "done":
+                finished[index] = _assemble(tasks[index], pending.pop(index), cfg)
+                bar.update()
+            elif kind == "error":
+                pending.pop(index, None)
+                failures[index] = payload
+                bar.update()
+    finally:
+        pool.close()
+        bar.close()
+    infos = [BackboneInfo(name, b.dim, num_crops(cfg.crops), b.weights_source, b.describe())
+             for name, b in backbones.items()]
+    prov = provenance("extract", asdict(cfg), fingerprint=extraction_fingerprint(cfg, backbones),
+                      videos=[t.video_id for t in tasks])
+    failed = [{"video_id": tasks[i].video_id, "path": tasks[i].path, "reason": failures[i]} for i in sorted(failures)]
+    write_json(failure_manifest_path(out_path), failed)
+    write_shard(out_path, [finished[i] for i in sorted(finished)], infos, prov)
+    return failed
+
+
+def failure_manifest_path(shard_path: str | os.PathLike) -> Path:
+    shard_path = Path(shard_path)
+    return shard_path.with_name(shard_path.stem + ".failures.json")
+
+
+def _assemble(task: VideoTask, state: _Pending, cfg: ExtractConfig) -> VideoFeatures:
+    info = state.info
+    features = {name: np.concatenate([f for _, f in sorted(chunks, key=lambda c: c[0])])
+                for name, chunks in state.chunks.items()}
+    meta = VideoMeta(task.video_id, task.split, task.label, task.class_name, info["num_frames"], info["fps"],
+                     cfg.snippet_len, cfg.snippet_stride, info["num_snippets"], info["last_snippet_frames"])
+    return VideoFeatures(meta, features)
+
+
+def shard_is_current(path: Path, fingerprint: str) -> bool:
+    """True when ``path`` is a readable shard made with the same extraction fingerprint."""
+    if not path.is_file():
+        return False
+    try:
+        _, prov = read_metadata(path)
+    except FeatureStoreError:
+        return False
+    return prov.get("inputs", {}).get("fingerprint") == fingerprint and failure_manifest_path(path).is_file()
+
+
+def run_extract(cfg: ExtractConfig, manifest: str | os.PathLike, out_dir: str | os.PathLike, device: torch.device,
+                shards: Sequence[int] | None = None, progress: bool = True) -> list[dict[str, str]]:
+    """Extract the given shard numbers (all when None) of ``manifest`` into ``out_dir``.
+
+    Backbones and checkpoints are checked before any video is decoded. Returns all failures.
+    """
+    tasks = read_manifest(manifest)
+    groups = shard_tasks(tasks, cfg.shard_size)
+    wanted = range(len(groups)) if shards is None else shards
+    for number in wanted:
+        if not 0 <= number < len(groups):
+            raise DakdError(f"{manifest}: shard {number} out of range (manifest has {len(groups)} shard(s))")
+    backbones = {name: build_backbone(b).to(device) for name, b in cfg.backbones.items()}
+    fingerprint = extraction_fingerprint(cfg, backbones)
+    failures = []
+    for number in wanted:
+        path = Path(out_dir) / shard_name(number)
+        if shard_is_current(path, fingerprint):
+            failures += read_failures(path)
+            continue
+        failures += extract_shard(groups[number], cfg, backbones, device, path, progress)
+    return failures
+
+
+def shard_name(number: int) -> str:
+    return f"shard-{number:05d}.parquet"
+
+
+def read_failures(shard_path: str | os.PathLike) -> list[dict[str, str]]:
+    import json
+
+    return json.loads(failure_manifest_path(shard_path).read_text())
