@@ -61,7 +61,7 @@ def _extract(args: argparse.Namespace) -> None:
 
     cfg = _config(args)
     failures = run_extract(cfg.extract, args.manifest, args.out_dir, resolve_device(cfg.device),
-                           shards=args.shard, progress=not args.no_progress)
+                           shards=args.shard, progress=not args.no_progress, seed=cfg.seed)
     for failure in failures:
         print(f"failed: {failure['reason']}", file=sys.stderr)
     if failures and not args.tolerate_failures:

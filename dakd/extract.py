@@ -294,8 +294,20 @@ def shard_is_current(path: Path, fingerprint: str) -> bool:
     return prov.get("inputs", {}).get("fingerprint") == fingerprint and failure_manifest_path(path).is_file()
 
 
+def build_backbones(cfg: ExtractConfig, device: torch.device, seed: int = 0) -> dict[str, Backbone]:
+    """Every configured backbone, on ``device``; random weights are drawn from ``seed``."""
+    backbones = {}
+    for name, bcfg in cfg.backbones.items():
+        torch.manual_seed(seed)
+        backbone = build_backbone(bcfg).to(device)
+        if backbone.weights_source == "random":
+            backbone.weights_source = f"random (seed {seed}; not a pretrained model)"
+        backbones[name] = backbone
+    return backbones
+
+
 def run_extract(cfg: ExtractConfig, manifest: str | os.PathLike, out_dir: str | os.PathLike, device: torch.device,
-                shards: Sequence[int] | None = None, progress: bool = True) -> list[dict[str, str]]:
+                shards: Sequence[int] | None = None, progress: bool = True, seed: int = 0) -> list[dict[str, str]]:
     """Extract the given shard numbers (all when None) of ``manifest`` into ``out_dir``.
 
     Backbones and checkpoints are checked before any video is decoded. Returns all failures.
@@ -306,7 +318,7 @@ def run_extract(cfg: ExtractConfig, manifest: str | os.PathLike, out_dir: str | 
     for number in wanted:
         if not 0 <= number < len(groups):
             raise DakdError(f"{manifest}: shard {number} out of range (manifest has {len(groups)} shard(s))")
-    backbones = {name: build_backbone(b).to(device) for name, b in cfg.backbones.items()}
+    backbones = build_backbones(cfg, device, seed)
     fingerprint = extraction_fingerprint(cfg, backbones)
     failures = []
     for number in wanted:

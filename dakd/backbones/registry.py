@@ -82,8 +82,8 @@ def build_backbone(cfg: BackboneConfig) -> Backbone:
     """Build, load and freeze the backbone ``cfg.arch`` (eval mode, no gradients)."""
     if cfg.arch not in _BUILDERS:
         raise BackboneError(f"unknown backbone {cfg.arch!r}; choose from {available_backbones()}")
-    check_size_override(cfg)
     weights_kind(cfg)
+    check_size_override(cfg)
     model = _BUILDERS[cfg.arch](cfg)
     for p in model.parameters():
         p.requires_grad_(False)
