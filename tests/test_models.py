@@ -134,3 +134,18 @@ def test_student_detector_runs_on_long_sequences_beyond_k():
     cfg = dataclasses.replace(ModelConfig(width=16, heads=2, ffn_dim=32), terms=AttentionTerms(cross_c2c=False))
     model = AnomalyDetector({"clip": 8}, cfg).eval()
     assert model({"clip": torch.randn(1, 300, 8)}).scores.shape == (1, 300)
+
+
+def test_dropout_is_inverted_dropout_and_identity_in_eval():
+    from dakd.models.dropout import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(0.6)
+    x = torch.ones(200_000)
+    y = drop(x)
+    assert y.unique().tolist() == pytest.approx([0.0, 2.5])
+    assert (y == 0).float().mean().item() == pytest.approx(0.6, abs=0.01)
+    assert y.mean().item() == pytest.approx(1.0, abs=0.02)
+    assert torch.equal(drop.eval()(x), x)
+    with pytest.raises(ValueError):
+        Dropout(1.0)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..config import AttentionTerms, ModelConfig
+from .dropout import Dropout
 
 
 def relative_bucket(num_positions: int, max_distance: int, device: torch.device | None = None) -> torch.Tensor:
@@ -57,7 +58,7 @@ class DisentangledAttention(nn.Module):
         self.rel_embedding = nn.Embedding(2 * max_distance, width)
         self.rel_query = nn.Linear(width, width)
         self.rel_key = nn.Linear(width, width)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.scale = math.sqrt((num_streams + 2) * self.head_dim)
         for t in range(num_streams):
             nn.init.xavier_uniform_(self.qkv_weight[t])
@@ -129,11 +130,11 @@ class DisentangledAttentionLayer(nn.Module):
         self.out_proj = nn.Linear(cfg.width, cfg.width)
         self.norm1 = nn.LayerNorm(cfg.width)
         self.ffn = nn.Sequential(
-            nn.Linear(cfg.width, cfg.ffn_dim), nn.GELU(), nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.width, cfg.ffn_dim), nn.GELU(), Dropout(cfg.dropout),
             nn.Linear(cfg.ffn_dim, cfg.width),
         )
         self.norm2 = nn.LayerNorm(cfg.width)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
 
     def forward(self, streams: torch.Tensor) -> torch.Tensor:
         h = self.norm1(streams.mean(dim=1) + self.dropout(self.out_proj(self.attention(streams))))

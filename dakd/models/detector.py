@@ -13,6 +13,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .temporal import build_temporal
+from .dropout import Dropout
 
 
 def projection_mlp(in_dim: int, width: int) -> nn.Sequential:
@@ -26,8 +27,8 @@ class ScoringHead(nn.Module):
     def __init__(self, width: int, dropout: float) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(width, 512), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(512, 32), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(width, 512), nn.ReLU(), Dropout(dropout),
+            nn.Linear(512, 32), nn.ReLU(), Dropout(dropout),
             nn.Linear(32, 1),
         )
 

@@ -16,6 +16,7 @@ from torch import nn
 from ..config import AttentionTerms, ModelConfig
 from .attention import DisentangledAttentionLayer
 from .mtn import MultiScaleTemporalNetwork
+from .dropout import Dropout
 
 SequenceBuilder = Callable[[ModelConfig], nn.Module]
 _SEQUENCE_NETWORKS: dict[str, SequenceBuilder] = {}
@@ -87,7 +88,7 @@ class TemporalConv(nn.Module):
     def __init__(self, width: int, dropout: float) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv1d(width, width, 3, padding=1), nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv1d(width, width, 3, padding=1), nn.ReLU(), Dropout(dropout),
             nn.Conv1d(width, width, 3, padding=1),
         )
         self.norm = nn.LayerNorm(width)
