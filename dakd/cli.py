@@ -11,11 +11,16 @@ from .config import DakdConfig, load_config
 from .errors import DakdError
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="config.yaml (paper defaults when omitted)")
+    parser.add_argument("--dataset", help="apply this dataset's overrides from the config's 'datasets' section")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set student.distill.tau=0.5 (repeatable)")
     parser.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:1)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _config_options(parser)
     parser.add_argument("--features", nargs="+", required=True, help="feature shards or directories of shards")
     parser.add_argument("--out", required=True, help="output file")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -23,7 +28,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> DakdConfig:
     overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
-    return load_config(args.config, overrides)
+    return load_config(args.config, overrides, dataset=args.dataset)
 
 
 def _train_teacher(args: argparse.Namespace) -> None:
@@ -69,6 +74,37 @@ def _extract(args: argparse.Namespace) -> None:
                         "rerun with --tolerate-failures to accept the shards without them")
 
 
+def _make_demo(args: argparse.Namespace) -> None:
+    from .datasets.demo import DemoSpec, make_demo
+
+    index = make_demo(args.out_dir, DemoSpec(seed=args.seed))
+    print(f"wrote the demo data set: {index}")
+
+
+def _index_dataset(args: argparse.Namespace) -> None:
+    import yaml
+
+    from .config import ConfigError, dataset_config
+    from .datasets import index_dataset, write_index
+
+    data = yaml.safe_load(open(args.config)) if args.config else {}
+    spec = dataset_config(data or {}, args.dataset, args.config)["datasets"][args.dataset]
+    missing = [k for k in ("kind", "root") if k not in spec]
+    if missing:
+        raise ConfigError(f"{args.config}: dataset {args.dataset!r} lacks {missing}")
+    index = index_dataset(spec["kind"], spec["root"], spec.get("options"))
+    write_index(index, args.manifest, args.annotations)
+    splits = {s: sum(v.split == s for v in index.videos) for s in sorted({v.split for v in index.videos})}
+    print(f"{args.dataset}: {len(index.videos)} videos {splits}")
+
+
+def _plot(args: argparse.Namespace) -> None:
+    from .plots import plot_roc, plot_timelines
+
+    plot_roc(args.scores, args.result, args.roc_out)
+    plot_timelines(args.scores, args.timeline_out)
+
+
 def _synthetic(args: argparse.Namespace) -> None:
     from .synthetic import SyntheticSpec, make_synthetic_dataset
 
@@ -103,14 +139,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="split to evaluate (default: test)")
     p.add_argument("--scores-out", help="also write per-video snippet scores to this Parquet file")
     p = add("extract", _extract, "decode videos and write backbone feature shards")
-    p.add_argument("--config", help="config.yaml (paper defaults when omitted)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--device", help="override the config's device (auto, cpu, cuda, cuda:1)")
+    _config_options(p)
     p.add_argument("--manifest", required=True, help="CSV with video_id,path,split,label,class_name")
     p.add_argument("--out-dir", required=True, help="directory for shard-NNNNN.parquet files")
     p.add_argument("--shard", type=int, nargs="+", help="shard numbers to extract (default: all)")
     p.add_argument("--tolerate-failures", action="store_true", help="exit 0 even when some videos failed")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p = add("make-demo", _make_demo, "write the synthetic demo videos and their labels")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p = add("index-dataset", _index_dataset, "parse a dataset's files into a video manifest and frame annotations")
+    p.add_argument("--config", required=True, help="config.yaml with a 'datasets' section")
+    p.add_argument("--dataset", required=True, help="name under 'datasets'")
+    p.add_argument("--manifest", required=True, help="output videos.csv")
+    p.add_argument("--annotations", required=True, help="output annotations.parquet")
+    p = add("plot", _plot, "ROC curve and score timelines from an evaluation")
+    p.add_argument("--scores", required=True, help="scores Parquet written by evaluate --scores-out")
+    p.add_argument("--result", required=True, help="result JSON written by evaluate")
+    p.add_argument("--roc-out", required=True)
+    p.add_argument("--timeline-out", required=True)
     p = add("synthetic-features", _synthetic, "write synthetic shards with planted anomalies (smoke tests)")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--seed", type=int, default=0)

@@ -127,10 +127,12 @@ class EvaluateConfig:
     protocol); ``segment`` scores the 32 training segments and spreads them over frames.
     ``max_window``: longest snippet sequence given to the model at once; longer test
     videos are scored in consecutive windows to bound attention memory (null: no limit).
+    ``metric``: the headline number, ``auc`` (UCF-Crime, ShanghaiTech) or ``ap`` (XD-Violence).
     """
 
     unit: str = "snippet"
     max_window: int | None = 4096
+    metric: str = "auc"
 
 
 @dataclass
@@ -201,15 +203,37 @@ def section_from_dict(cls: type, data: dict[str, Any]) -> Any:
     return _build(cls, data, cls.__name__)
 
 
-def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None) -> DakdConfig:
-    """Read ``config.yaml`` (defaults when ``path`` is None) and apply ``a.b.c=value`` overrides."""
+def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None,
+                dataset: str | None = None) -> DakdConfig:
+    """Read ``config.yaml`` (defaults when ``path`` is None), merge ``datasets.<dataset>.overrides``
+    when a dataset is named, then apply ``a.b.c=value`` overrides."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
             data = yaml.safe_load(open(path)) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    if dataset is not None:
+        data = dataset_config(data, dataset, path)
     return DakdConfig.from_dict(apply_overrides(data, overrides or []))
+
+
+def dataset_config(data: dict[str, Any], dataset: str, source: Any = "config") -> dict[str, Any]:
+    """``data`` with the dataset's ``overrides`` merged in (nested mappings merge, values replace)."""
+    datasets = data.get("datasets") or {}
+    if dataset not in datasets:
+        raise ConfigError(f"{source}: no dataset {dataset!r} under 'datasets' (have {sorted(datasets)})")
+    return deep_merge(data, datasets[dataset].get("overrides") or {})
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "backbones":
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

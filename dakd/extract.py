@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.multiprocessing as mp
+import multiprocessing as mp
 from tqdm.auto import tqdm
 
 from .backbones import Backbone, build_backbone, make_crops, num_crops
@@ -103,7 +103,9 @@ def _decode_worker(worker_id: int, tasks: mp.Queue, results: mp.Queue, cfg: dict
                 "num_frames": plan.num_frames, "fps": decoder.info.fps, "num_snippets": plan.num_snippets,
                 "last_snippet_frames": plan.last_snippet_frames}))
             for start, frames in decoder.batches(cfg["batch_snippets"]):
-                results.put(("batch", worker_id, index, (start, torch.from_numpy(frames))))
+                # numpy, not a shared-memory tensor: a recycled worker may exit before the
+                # parent unpickles its last batch, and torch's fd sharing needs it alive.
+                results.put(("batch", worker_id, index, (start, frames)))
             results.put(("done", worker_id, index, None))
         except Exception as exc:  # any failure belongs to this video only
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -247,7 +249,7 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
                 state.info = payload
             elif kind == "batch":
                 start, frames = payload
-                for name, feats in embed_snippets(frames, backbones, cfg.crops, device, cfg.precision).items():
+                for name, feats in embed_snippets(torch.from_numpy(frames), backbones, cfg.crops, device, cfg.precision).items():
                     state.chunks.setdefault(name, []).append((start, feats))
             elif kind == "done":
                 finished[index] = _assemble(tasks[index], pending.pop(index), cfg)

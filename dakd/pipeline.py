@@ -115,6 +115,9 @@ def run_evaluate(cfg: DakdConfig, features: Sequence[PathLike], annotations: Pat
         raise DakdError(f"no {split!r} videos in {len(shards)} shard(s)")
     results = score_videos(model, videos, read_annotations(annotations), cfg.evaluate,
                            cfg.features.segments, device)
+    metrics = frame_metrics(results)
+    if cfg.evaluate.metric not in ("auc", "ap"):
+        raise DakdError(f"evaluate.metric must be 'auc' or 'ap', got {cfg.evaluate.metric!r}")
     report = {
         "model": payload["kind"],
         "checkpoint": str(model_path),
@@ -128,7 +131,9 @@ def run_evaluate(cfg: DakdConfig, features: Sequence[PathLike], annotations: Pat
             "frames": "snippet scores repeated over their frames; all videos concatenated",
             "per_class": "AUC over the frames of that class's test videos only",
         },
-        **frame_metrics(results),
+        **metrics,
+        "metric": cfg.evaluate.metric,
+        "value": metrics[cfg.evaluate.metric],
         "provenance": provenance("evaluate", cfg.to_dict(), checkpoint=str(model_path),
                                  checkpoint_provenance=payload["provenance"], annotations=str(annotations),
                                  features=feature_sources(shards)),

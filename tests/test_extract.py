@@ -21,7 +21,8 @@ TINY_BACKBONES = {
 
 def extract_config(**overrides):
     data = {"extract": {"backbones": TINY_BACKBONES, "crops": "center", "decode_short_side": 40, "shard_size": 3,
-                        "num_workers": 1, "batch_snippets": 2, "video_timeout_s": 30}}
+                        "num_workers": 1, "batch_snippets": 2, "video_timeout_s": 30,
+                        "videos_per_worker": 1}}  # recycle a worker after every video
     return DakdConfig.from_dict(apply_overrides(data, [f"{k}={v}" for k, v in overrides.items()]))
 
 

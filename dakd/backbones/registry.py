@@ -78,13 +78,33 @@ def load_checkpoint(model: nn.Module, path: str, arch: str) -> None:
         raise BackboneError(f"{path}: weights do not fit backbone {arch!r} ({first})") from None
 
 
+def reinit_variance_preserving(model: nn.Module) -> None:
+    """Re-draw a random model's weights so activations keep their scale through depth.
+
+    The libraries' default initialisations assume training follows; untrained, the I3D and
+    S3D trunks shrink their inputs to features of about 1e-7. He-normal convolutions and
+    linear layers, unit batch norms and zero biases keep random features at unit scale, so
+    random backbones give usable (if weak) features for tests and the demo.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
 def build_backbone(cfg: BackboneConfig) -> Backbone:
     """Build, load and freeze the backbone ``cfg.arch`` (eval mode, no gradients)."""
     if cfg.arch not in _BUILDERS:
         raise BackboneError(f"unknown backbone {cfg.arch!r}; choose from {available_backbones()}")
-    weights_kind(cfg)
+    kind = weights_kind(cfg)
     check_size_override(cfg)
     model = _BUILDERS[cfg.arch](cfg)
+    if kind == "random":
+        reinit_variance_preserving(model)
     for p in model.parameters():
         p.requires_grad_(False)
     return model.eval()

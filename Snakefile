@@ -1,0 +1,32 @@
+# dakd: raw videos -> features -> teacher -> pseudo-labels -> student -> evaluation.
+#
+#   snakemake --cores 2 results/demo/student_auc.json     # the embedded demo, CPU only
+#   snakemake --cores 8 results/ucf/student_auc.json      # UCF-Crime where config.yaml says
+#
+# Stages live in workflow/rules/, one file each; config.yaml is validated on load.
+
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/teacher.smk"
+include: "workflow/rules/pseudo_labels.smk"
+include: "workflow/rules/student.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/demo/student_auc.json",
+        "results/demo/plots/student_roc.png",

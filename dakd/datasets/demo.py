@@ -1,0 +1,149 @@
+"""The embedded demo data set: short synthetic surveillance-like videos, made deterministically.
+
+A few fixed cameras look at textured scenes in which people (dark blobs) walk slowly.
+Anomalous videos contain one event: ``fast_motion`` (a person suddenly runs back and
+forth), ``fall`` (a person drops and lies still) or ``flash`` (a burst of light, as from
+an explosion). Training videos carry only their video-level label; test videos carry the
+event's frame interval. Nothing in the features is planted: they come from whatever
+backbones the extraction stage runs on these videos.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io import atomic_path, write_json
+from .base import DatasetError, DatasetIndex, VideoEntry, register_dataset, require_file
+
+EVENTS = ("fast_motion", "fall", "flash")
+
+
+@dataclass
+class DemoSpec:
+    train_normal: int = 24
+    train_anomalous: int = 24
+    test_normal: int = 10
+    test_anomalous: int = 10
+    width: int = 96
+    height: int = 72
+    fps: int = 15
+    min_seconds: float = 8.0
+    max_seconds: float = 14.0
+    cameras: int = 4
+    seed: int = 0
+
+
+@dataclass
+class _Person:
+    x: float
+    y: float
+    vx: float
+    w: int
+    h: int
+    shade: int
+
+
+def _scene(rng: np.random.Generator, spec: DemoSpec) -> np.ndarray:
+    """A fixed camera's static background, (H, W, 3) float."""
+    h, w = spec.height, spec.width
+    yy, xx = np.mgrid[0:h, 0:w]
+    base_colour = rng.uniform(70, 170, size=3)
+    gradient = (xx / w * rng.uniform(-40, 40) + yy / h * rng.uniform(-40, 40))[..., None]
+    texture = rng.normal(0, 12, size=(h // 4 + 1, w // 4 + 1, 1)).repeat(4, 0).repeat(4, 1)[:h, :w]
+    return np.clip(base_colour + gradient + texture, 0, 255)
+
+
+def _render(rng: np.random.Generator, spec: DemoSpec, background: np.ndarray, num_frames: int, event: str | None,
+            span: tuple[int, int]) -> np.ndarray:
+    """(num_frames, H, W, 3) uint8 frames of one video seen by the camera showing ``background``."""
+    h, w = spec.height, spec.width
+    yy, xx = np.mgrid[0:h, 0:w]
+    people = [_Person(rng.uniform(0, w), rng.uniform(h * 0.35, h * 0.75), rng.choice([-1, 1]) * rng.uniform(0.3, 0.8),
+                      int(rng.integers(8, 12)), int(rng.integers(18, 26)), int(rng.integers(10, 50)))
+              for _ in range(int(rng.integers(1, 4)))]
+    actor = people[0]
+    frames = np.empty((num_frames, h, w, 3), np.uint8)
+    for t in range(num_frames):
+        image = background.copy()
+        active = event is not None and span[0] <= t < span[1]
+        for person in people:
+            if person is actor and active and event == "fast_motion":
+                person.x += 9.0 * np.sign(np.sin(t * 0.9) + 1e-3)
+            elif person is actor and event == "fall" and active:
+                # falls and lies on the ground (drawn rotated), gets up when the event ends
+                person.y = min(person.y + 2.5, h - 8)
+            else:
+                person.x += person.vx
+            person.x %= w
+            pw, ph = (person.h, person.w) if person is actor and event == "fall" and active else (person.w, person.h)
+            x0, y0 = int(person.x - pw / 2), int(person.y - ph / 2)
+            image[max(y0, 0) : max(y0 + ph, 0), max(x0, 0) : max(x0 + pw, 0)] = person.shade
+        if active and event == "flash":
+            image = image + 150.0 * (0.6 + 0.4 * np.sin(t * 2.1)) * np.exp(
+                -((xx - w * 0.6) ** 2 + (yy - h * 0.4) ** 2) / (2 * (w * 0.35) ** 2))[..., None]
+        image = image + rng.normal(0, 3, size=image.shape)
+        frames[t] = np.clip(image, 0, 255).astype(np.uint8)
+    return frames
+
+
+def _write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
+    import av
+
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), "w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+            stream.options = {"crf": "20", "preset": "veryfast", "bf": "2"}
+            for frame in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+
+
+def make_demo(root: str | os.PathLike, spec: DemoSpec | None = None) -> Path:
+    """Write the demo videos and ``demo.json`` (labels and test intervals) under ``root``."""
+    spec = spec or DemoSpec()
+    root = Path(root)
+    rng = np.random.default_rng(spec.seed)
+    plan = ([("train", None)] * spec.train_normal
+            + [("train", EVENTS[i % 3]) for i in range(spec.train_anomalous)]
+            + [("test", None)] * spec.test_normal
+            + [("test", EVENTS[i % 3]) for i in range(spec.test_anomalous)])
+    scenes = [_scene(rng, spec) for _ in range(spec.cameras)]
+    records = []
+    for number, (split, event) in enumerate(plan):
+        video_rng = np.random.default_rng(rng.integers(2**63))
+        camera = int(video_rng.integers(spec.cameras))
+        num_frames = int(video_rng.uniform(spec.min_seconds, spec.max_seconds) * spec.fps)
+        length = max(4, int(video_rng.uniform(0.15, 0.3) * num_frames))
+        start = int(video_rng.integers(num_frames // 10, num_frames - length - num_frames // 10))
+        span = (start, start + length)
+        name = f"{split}_{number:03d}_{event or 'normal'}"
+        _write_mp4(root / "videos" / f"{name}.mp4", _render(video_rng, spec, scenes[camera], num_frames, event, span), spec.fps)
+        records.append({"video_id": name, "file": f"videos/{name}.mp4", "split": split, "label": int(event is not None),
+                        "class_name": event or "Normal", "num_frames": num_frames,
+                        "intervals": [list(span)] if event is not None and split == "test" else []})
+    index = root / "demo.json"
+    write_json(index, {"spec": asdict(spec), "videos": records})
+    return index
+
+
+@register_dataset("demo")
+def demo(root: Path, options: dict[str, Any]) -> DatasetIndex:
+    """The demo set written by :func:`make_demo` (``demo.json`` lists videos and intervals)."""
+    index_file = require_file(root / "demo.json")
+    try:
+        records = json.loads(index_file.read_text())["videos"]
+    except (ValueError, KeyError) as exc:
+        raise DatasetError(f"{index_file}: not a demo index ({exc})") from None
+    entries = [VideoEntry(r["video_id"], require_file(root / r["file"]), r["split"], r["label"], r["class_name"])
+               for r in records]
+    intervals = {r["video_id"]: [tuple(i) for i in r["intervals"]] for r in records if r["split"] == "test"}
+    return DatasetIndex(entries, intervals)

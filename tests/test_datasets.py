@@ -1,0 +1,119 @@
+"""Dataset adapters on small fixtures written in each benchmark's own file formats."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from dakd.annotations import read_annotations
+from dakd.datasets import DatasetError, available_datasets, index_dataset, write_index
+
+
+def touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"video")
+
+
+@pytest.fixture
+def ucf(tmp_path):
+    root = tmp_path / "UCF-Crime"
+    for rel in ["Anomaly-Videos-Part-1/Abuse/Abuse001_x264.mp4", "Anomaly-Videos-Part-1/Arrest/Arrest001_x264.mp4",
+                "Training-Normal-Videos-Part-1/Normal_Videos308_x264.mp4",
+                "Anomaly-Videos-Part-1/Abuse/Abuse028_x264.mp4", "Testing_Normal_Videos/Normal_Videos_003_x264.mp4",
+                "Anomaly-Videos-Part-2/Burglary/Burglary005_x264.mp4"]:
+        touch(root / rel)
+    (root / "Anomaly_Train.txt").write_text(
+        "Abuse/Abuse001_x264.mp4\nArrest/Arrest001_x264.mp4\n"
+        "Training_Normal_Videos_Anomaly/Normal_Videos308_x264.mp4\n")
+    (root / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt").write_text(
+        "Abuse028_x264.mp4  Abuse  165  240  -1  -1\n"
+        "Burglary005_x264.mp4  Burglary  4710  5040  5500  5700\n"
+        "Normal_Videos_003_x264.mp4  Normal  -1  -1  -1  -1\n")
+    return root
+
+
+def test_registry():
+    assert available_datasets() == ["demo", "shanghaitech", "ucf_crime", "xd_violence"]
+
+
+def test_ucf_crime(ucf, tmp_path):
+    index = index_dataset("ucf_crime", ucf)
+    got = {(v.video_id, v.split, v.label, v.class_name) for v in index.videos}
+    assert got == {("Abuse001_x264", "train", 1, "Abuse"), ("Arrest001_x264", "train", 1, "Arrest"),
+                   ("Normal_Videos308_x264", "train", 0, "Normal"), ("Abuse028_x264", "test", 1, "Abuse"),
+                   ("Burglary005_x264", "test", 1, "Burglary"), ("Normal_Videos_003_x264", "test", 0, "Normal")}
+    assert index.intervals == {"Abuse028_x264": [(165, 241)], "Burglary005_x264": [(4710, 5041), (5500, 5701)],
+                               "Normal_Videos_003_x264": []}
+    write_index(index, tmp_path / "videos.csv", tmp_path / "annotations.parquet")
+    rows = list(csv.DictReader(open(tmp_path / "videos.csv")))
+    assert rows[0].keys() == {"video_id", "path", "split", "label", "class_name"}
+    assert all(p.startswith("/") for p in (r["path"] for r in rows))
+    assert read_annotations(tmp_path / "annotations.parquet")["Abuse028_x264"] == [(165, 241)]
+
+
+def test_ucf_errors_name_the_file(ucf):
+    (ucf / "Anomaly-Videos-Part-1/Arrest/Arrest001_x264.mp4").unlink()
+    with pytest.raises(DatasetError, match=r"Anomaly_Train.txt: video 'Arrest001_x264.mp4' is listed but not found"):
+        index_dataset("ucf_crime", ucf)
+    (ucf / "Anomaly_Train.txt").unlink()
+    with pytest.raises(DatasetError, match=r"Anomaly_Train.txt: required dataset file not found"):
+        index_dataset("ucf_crime", ucf)
+    with pytest.raises(DatasetError, match=r"nowhere: dataset directory not found"):
+        index_dataset("ucf_crime", ucf / "nowhere")
+
+
+def test_ucf_malformed_annotation_line(ucf):
+    (ucf / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt").write_text("Abuse028_x264.mp4 Abuse 1 2\n")
+    with pytest.raises(DatasetError, match=r"Testing_Videos.txt:1: expected 6 fields"):
+        index_dataset("ucf_crime", ucf)
+
+
+def test_shanghaitech(tmp_path):
+    root = tmp_path / "SHT"
+    for name in ["01_001", "01_0014", "02_0161", "03_0031"]:
+        touch(root / "videos" / f"{name}.avi")
+    (root / "SH_Train_new.txt").write_text("01_001 0\n01_0014 1\n")
+    (root / "SH_Test_NEW.txt").write_text("02_0161 1\n03_0031 0\n")
+    (root / "test_frame_mask").mkdir()
+    np.save(root / "test_frame_mask" / "02_0161.npy", np.array([0, 0, 1, 1, 1, 0, 1, 0]))
+    np.save(root / "test_frame_mask" / "03_0031.npy", np.zeros(6))
+    index = index_dataset("shanghaitech", root)
+    assert [(v.video_id, v.split, v.label) for v in index.videos] == [
+        ("01_001", "train", 0), ("01_0014", "train", 1), ("02_0161", "test", 1), ("03_0031", "test", 0)]
+    assert index.intervals == {"02_0161": [(2, 5), (6, 7)], "03_0031": []}
+    np.save(root / "test_frame_mask" / "03_0031.npy", np.ones(6))
+    with pytest.raises(DatasetError, match=r"03_0031.npy: frame mask disagrees with label 0"):
+        index_dataset("shanghaitech", root)
+
+
+def test_xd_violence(tmp_path):
+    root = tmp_path / "XD"
+    touch(root / "train" / "A.Beautiful.Mind.2001__#00-01-45_00-02-50_label_A.mp4")
+    touch(root / "train" / "Bad.Boys.1995__#01-11-55_01-12-40_label_B2-G-0.mp4")
+    touch(root / "test" / "v=abc__#1_label_B1-0-0.mp4")
+    touch(root / "test" / "v=def__#1_label_A.mp4")
+    (root / "annotations.txt").write_text("v=abc__#1_label_B1-0-0 33 120 300 410\n")
+    index = index_dataset("xd_violence", root)
+    got = {v.video_id: (v.split, v.label, v.class_name) for v in index.videos}
+    assert got == {"A.Beautiful.Mind.2001__#00-01-45_00-02-50_label_A": ("train", 0, "Normal"),
+                   "Bad.Boys.1995__#01-11-55_01-12-40_label_B2-G-0": ("train", 1, "Shooting"),
+                   "v=abc__#1_label_B1-0-0": ("test", 1, "Fighting"), "v=def__#1_label_A": ("test", 0, "Normal")}
+    assert index.intervals == {"v=abc__#1_label_B1-0-0": [(33, 120), (300, 410)], "v=def__#1_label_A": []}
+    (root / "annotations.txt").write_text("v=abc__#1_label_B1-0-0 33\n")
+    with pytest.raises(DatasetError, match=r"annotations.txt:1: expected '<video> start end"):
+        index_dataset("xd_violence", root)
+
+
+def test_demo_generation_is_deterministic_and_indexable(tmp_path):
+    from dakd.datasets.demo import DemoSpec, make_demo
+
+    spec = DemoSpec(train_normal=2, train_anomalous=3, test_normal=1, test_anomalous=3, min_seconds=2,
+                    max_seconds=3)
+    make_demo(tmp_path / "a", spec)
+    make_demo(tmp_path / "b", spec)
+    index = index_dataset("demo", tmp_path / "a")
+    assert len(index.videos) == 9
+    assert {v.class_name for v in index.videos if v.label} == {"fast_motion", "fall", "flash"}
+    assert all(len(index.intervals[v.video_id]) == 1 for v in index.videos if v.split == "test" and v.label)
+    for v in index.videos:
+        assert v.path.read_bytes() == (tmp_path / "b" / "videos" / v.path.name).read_bytes()

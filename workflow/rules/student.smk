@@ -1,0 +1,24 @@
+# Stage 2: distil the teacher into the single-backbone student.
+
+
+rule train_student:
+    input:
+        shards=feature_shards,
+        teacher="results/{dataset}/teacher.pt",
+        pseudo_labels="results/{dataset}/pseudo_labels.parquet",
+    output:
+        "results/{dataset}/student.pt",
+    log:
+        "results/{dataset}/logs/train_student.log",
+    benchmark:
+        "results/{dataset}/benchmarks/train_student.tsv"
+    params:
+        cfg=lambda wc: stage_params(wc.dataset, "seed", "device", "features", "student"),
+    threads: 2
+    resources:
+        mem_mb=16000,
+        gpu=lambda wc: uses_gpu(wc.dataset),
+    shell:
+        "dakd train-student --config {CONFIG_FILE} --dataset {wildcards.dataset} "
+        "--features {input.shards} --teacher {input.teacher} --pseudo-labels {input.pseudo_labels} "
+        "--out {output} --no-progress > {log} 2>&1"
