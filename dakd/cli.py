@@ -75,9 +75,20 @@ def _extract(args: argparse.Namespace) -> None:
 
 
 def _make_demo(args: argparse.Namespace) -> None:
+    import yaml
+
+    from .config import ConfigError, dataset_config
     from .datasets.demo import DemoSpec, make_demo
 
-    index = make_demo(args.out_dir, DemoSpec(seed=args.seed))
+    options = {}
+    if args.config:
+        data = yaml.safe_load(open(args.config)) or {}
+        options = dataset_config(data, args.dataset, args.config)["datasets"][args.dataset].get("options") or {}
+    try:
+        spec = DemoSpec(**{"seed": args.seed, **options})
+    except TypeError as exc:
+        raise ConfigError(f"{args.config}: datasets.{args.dataset}.options: {exc}") from None
+    index = make_demo(args.out_dir, spec)
     print(f"wrote the demo data set: {index}")
 
 
@@ -148,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("make-demo", _make_demo, "write the synthetic demo videos and their labels")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", help="config.yaml; the dataset's 'options' set the demo's size")
+    p.add_argument("--dataset", default="demo", help="name under 'datasets' (default: demo)")
     p = add("index-dataset", _index_dataset, "parse a dataset's files into a video manifest and frame annotations")
     p.add_argument("--config", required=True, help="config.yaml with a 'datasets' section")
     p.add_argument("--dataset", required=True, help="name under 'datasets'")

@@ -90,8 +90,9 @@ def _decode_worker(worker_id: int, tasks: mp.Queue, results: mp.Queue, cfg: dict
     from .video import VideoDecoder
 
     torch.set_num_threads(1)
+    parent = os.getppid()
     for _ in range(max_videos):
-        item = tasks.get()
+        item = _next_task(tasks, parent)
         if item is None:
             break
         index, path = item
@@ -111,6 +112,16 @@ def _decode_worker(worker_id: int, tasks: mp.Queue, results: mp.Queue, cfg: dict
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             results.put(("error", worker_id, index, message))
     results.put(("exit", worker_id, None, None))
+
+
+def _next_task(tasks: mp.Queue, parent: int) -> tuple[int, str] | None:
+    """The next (index, path), or None to stop; a worker whose parent died stops too."""
+    while True:
+        try:
+            return tasks.get(timeout=5.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                return None
 
 
 @dataclass
@@ -264,7 +275,7 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
     infos = [BackboneInfo(name, b.dim, num_crops(cfg.crops), b.weights_source, b.describe())
              for name, b in backbones.items()]
     prov = provenance("extract", asdict(cfg), fingerprint=extraction_fingerprint(cfg, backbones),
-                      videos=[t.video_id for t in tasks])
+                      videos=[t.path for t in tasks])
     failed = [{"video_id": tasks[i].video_id, "path": tasks[i].path, "reason": failures[i]} for i in sorted(failures)]
     write_json(failure_manifest_path(out_path), failed)
     write_shard(out_path, [finished[i] for i in sorted(finished)], infos, prov)
@@ -285,15 +296,17 @@ def _assemble(task: VideoTask, state: _Pending, cfg: ExtractConfig) -> VideoFeat
     return VideoFeatures(meta, features)
 
 
-def shard_is_current(path: Path, fingerprint: str) -> bool:
-    """True when ``path`` is a readable shard made with the same extraction fingerprint."""
-    if not path.is_file():
+def shard_is_current(path: Path, fingerprint: str, tasks: Sequence[VideoTask]) -> bool:
+    """True when ``path`` is a readable shard of the same videos made with the same
+    extraction fingerprint (and its failure manifest exists)."""
+    if not path.is_file() or not failure_manifest_path(path).is_file():
         return False
     try:
         _, prov = read_metadata(path)
     except FeatureStoreError:
         return False
-    return prov.get("inputs", {}).get("fingerprint") == fingerprint and failure_manifest_path(path).is_file()
+    inputs = prov.get("inputs", {})
+    return inputs.get("fingerprint") == fingerprint and inputs.get("videos") == [t.path for t in tasks]
 
 
 def build_backbones(cfg: ExtractConfig, device: torch.device, seed: int = 0) -> dict[str, Backbone]:
@@ -325,7 +338,7 @@ def run_extract(cfg: ExtractConfig, manifest: str | os.PathLike, out_dir: str | 
     failures = []
     for number in wanted:
         path = Path(out_dir) / shard_name(number)
-        if shard_is_current(path, fingerprint):
+        if shard_is_current(path, fingerprint, groups[number]):
             failures += read_failures(path)
             continue
         failures += extract_shard(groups[number], cfg, backbones, device, path, progress)

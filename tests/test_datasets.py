@@ -113,7 +113,7 @@ def test_demo_generation_is_deterministic_and_indexable(tmp_path):
     make_demo(tmp_path / "b", spec)
     index = index_dataset("demo", tmp_path / "a")
     assert len(index.videos) == 9
-    assert {v.class_name for v in index.videos if v.label} == {"fast_motion", "fall", "flash"}
+    assert {v.class_name for v in index.videos if v.label} == {"panic", "fall", "flash"}
     assert all(len(index.intervals[v.video_id]) == 1 for v in index.videos if v.split == "test" and v.label)
     for v in index.videos:
         assert v.path.read_bytes() == (tmp_path / "b" / "videos" / v.path.name).read_bytes()

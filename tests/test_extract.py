@@ -88,6 +88,12 @@ def test_extraction_shapes_failures_and_resume(videos, tmp_path):
     bags = load_bags(sorted(out.glob("shard-*.parquet")), ["i3d", "s3d", "clip"], "train")
     assert bags.segments["clip"].shape == (4, 32, 512)
 
+    # a manifest that regroups the videos invalidates the shards it changes
+    (videos / "swapped.csv").write_text(
+        "video_id,path,split,label,class_name\nodd,odd.mp4,train,1,Abuse\nlong,long.mp4,train,0,Normal\n")
+    run_extract(cfg.extract, videos / "swapped.csv", out, torch.device("cpu"), shards=[0], progress=False)
+    assert [v.meta.video_id for v in read_shard(out / "shard-00000.parquet").videos] == ["odd", "long"]
+
     # a different extraction setting invalidates the shards
     ten = extract_config(**{"extract.crops": "ten"})
     run_extract(ten.extract, videos / "videos.csv", out, torch.device("cpu"), shards=[0], progress=False)

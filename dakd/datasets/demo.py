@@ -1,8 +1,8 @@
 """The embedded demo data set: short synthetic surveillance-like videos, made deterministically.
 
 A few fixed cameras look at textured scenes in which people (dark blobs) walk slowly.
-Anomalous videos contain one event: ``fast_motion`` (a person suddenly runs back and
-forth), ``fall`` (a person drops and lies still) or ``flash`` (a burst of light, as from
+Anomalous videos contain one event: ``panic`` (everyone suddenly runs), ``fall`` (a
+person drops and lies on the ground for a while) or ``flash`` (a burst of light, as from
 an explosion). Training videos carry only their video-level label; test videos carry the
 event's frame interval. Nothing in the features is planted: they come from whatever
 backbones the extraction stage runs on these videos.
@@ -21,7 +21,7 @@ import numpy as np
 from ..io import atomic_path, write_json
 from .base import DatasetError, DatasetIndex, VideoEntry, register_dataset, require_file
 
-EVENTS = ("fast_motion", "fall", "flash")
+EVENTS = ("panic", "fall", "flash")
 
 
 @dataclass
@@ -66,15 +66,15 @@ def _render(rng: np.random.Generator, spec: DemoSpec, background: np.ndarray, nu
     yy, xx = np.mgrid[0:h, 0:w]
     people = [_Person(rng.uniform(0, w), rng.uniform(h * 0.35, h * 0.75), rng.choice([-1, 1]) * rng.uniform(0.3, 0.8),
                       int(rng.integers(8, 12)), int(rng.integers(18, 26)), int(rng.integers(10, 50)))
-              for _ in range(int(rng.integers(1, 4)))]
+              for _ in range(int(rng.integers(3, 6)))]
     actor = people[0]
     frames = np.empty((num_frames, h, w, 3), np.uint8)
     for t in range(num_frames):
         image = background.copy()
         active = event is not None and span[0] <= t < span[1]
         for person in people:
-            if person is actor and active and event == "fast_motion":
-                person.x += 9.0 * np.sign(np.sin(t * 0.9) + 1e-3)
+            if active and event == "panic":
+                person.x += 6.0 * np.sign(person.vx)  # everyone breaks into a run
             elif person is actor and event == "fall" and active:
                 # falls and lies on the ground (drawn rotated), gets up when the event ends
                 person.y = min(person.y + 2.5, h - 8)

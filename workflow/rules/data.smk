@@ -1,20 +1,25 @@
 # Data: the demo videos (generated) and every dataset's manifest + frame annotations.
 
 
-rule make_demo:
-    output:
-        "results/demo/data/demo.json",
-    log:
-        "results/demo/logs/make_demo.log",
-    benchmark:
-        "results/demo/benchmarks/make_demo.tsv"
-    params:
-        seed=lambda wc: merged("demo").get("seed", 0),
-    threads: 1
-    resources:
-        mem_mb=2000,
-    shell:
-        "dakd make-demo --out-dir results/demo/data --seed {params.seed} > {log} 2>&1"
+if "demo" in config["datasets"]:
+
+    rule make_demo:
+        output:
+            str(dataset_root("demo") / "demo.json"),
+        log:
+            "results/demo/logs/make_demo.log",
+        benchmark:
+            "results/demo/benchmarks/make_demo.tsv"
+        params:
+            seed=lambda wc: merged("demo").get("seed", 0),
+            spec=lambda wc: json.dumps(config["datasets"]["demo"], sort_keys=True),
+            root=lambda wc: dataset_root("demo"),
+        threads: 1
+        resources:
+            mem_mb=2000,
+        shell:
+            "dakd make-demo --config {CONFIG_FILE} --dataset demo --out-dir {params.root} "
+            "--seed {params.seed} > {log} 2>&1"
 
 
 checkpoint index_dataset:
