@@ -1,7 +1,9 @@
 """A real one-node SLURM cluster on localhost for tests (Debian's slurmctld, slurmd, munge).
 
 No systemd: munged runs through runuser, slurmctld and slurmd in the foreground as child
-processes. Only the daemons started here are stopped afterwards.
+processes. Only the daemons started here are stopped afterwards. The config is also
+placed at /etc/slurm/slurm.conf when that file does not exist (and removed afterwards):
+job steps started by slurmd look for it there, whatever SLURM_CONF the job inherited.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class LocalSlurm:
         self.conf = root / "slurm.conf"
         self.processes: list[subprocess.Popen] = []
         self.started_munged = False
+        self.system_conf: Path | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -79,6 +82,11 @@ class LocalSlurm:
         memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20 - 2048
         self.conf.write_text(SLURM_CONF.format(host=host, root=self.root, cpus=os.cpu_count(), memory=memory,
                                                ctld_port=_free_port(), d_port=_free_port()))
+        system_conf = Path("/etc/slurm/slurm.conf")
+        if not system_conf.exists():
+            system_conf.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.conf, system_conf)
+            self.system_conf = system_conf
         self._start_munged()
         env = {**os.environ, **self.env}
         for command in (["slurmctld", "-D", "-i", "-f", str(self.conf)], ["slurmd", "-D", "-f", str(self.conf)]):
@@ -110,6 +118,9 @@ class LocalSlurm:
             except subprocess.TimeoutExpired:
                 process.kill()
         self.processes.clear()
+        if self.system_conf is not None:
+            self.system_conf.unlink(missing_ok=True)
+            self.system_conf = None
         if self.started_munged:
             pid_file = Path("/run/munge/munged.pid")
             if pid_file.exists():

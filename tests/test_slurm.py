@@ -31,7 +31,7 @@ def test_demo_dag_runs_through_slurm(slurm, tmp_path):
     tiny_demo_config(tmp_path)
     run = snakemake(
         tmp_path, "--executor", "slurm",
-        "--jobs", "2", "--slurm-no-account", "--slurm-status-command", "squeue",
+        "--jobs", "2", "--slurm-no-account", "--slurm-status-command", "squeue", "--slurm-keep-successful-logs",
         "--slurm-init-seconds-before-status-checks", "1", "--default-resources", "slurm_partition=debug",
         "mem_mb=1000", "runtime=30", "--set-threads", "extract_shard=1", "train_teacher=1", "train_student=1",
         "--set-resources", "extract_shard:mem_mb=2000", "train_teacher:mem_mb=2000", "train_student:mem_mb=2000",
