@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .io import atomic_path
 from .errors import DakdError
+from .io import atomic_path
 
 Interval = tuple[int, int]
 

@@ -12,6 +12,8 @@ extraction fingerprint is skipped, so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import csv
+import json
+import multiprocessing as mp
 import os
 import queue
 import time
@@ -23,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import multiprocessing as mp
 from tqdm.auto import tqdm
 
 from .backbones import Backbone, build_backbone, make_crops, num_crops
@@ -260,7 +261,8 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
                 state.info = payload
             elif kind == "batch":
                 start, frames = payload
-                for name, feats in embed_snippets(torch.from_numpy(frames), backbones, cfg.crops, device, cfg.precision).items():
+                embedded = embed_snippets(torch.from_numpy(frames), backbones, cfg.crops, device, cfg.precision)
+                for name, feats in embedded.items():
                     state.chunks.setdefault(name, []).append((start, feats))
             elif kind == "done":
                 finished[index] = _assemble(tasks[index], pending.pop(index), cfg)
@@ -350,6 +352,4 @@ def shard_name(number: int) -> str:
 
 
 def read_failures(shard_path: str | os.PathLike) -> list[dict[str, str]]:
-    import json
-
     return json.loads(failure_manifest_path(shard_path).read_text())

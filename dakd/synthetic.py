@@ -80,7 +80,8 @@ def make_synthetic_dataset(out_dir: str | os.PathLike, spec: SyntheticSpec) -> t
                 features[n][start : start + length] += spec.signal * directions[n]
             class_name = ANOMALY_CLASSES[index % len(ANOMALY_CLASSES)]
             if split == "test":
-                intervals[f"video{index:05d}"] = [(start * spec.snippet_len, min((start + length) * spec.snippet_len, num_frames))]
+                end = min((start + length) * spec.snippet_len, num_frames)
+                intervals[f"video{index:05d}"] = [(start * spec.snippet_len, end)]
         label = int(next(train_iter)) if split == "train" else truth
         meta = VideoMeta(
             video_id=f"video{index:05d}", split=split, label=label,

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .errors import DakdError
 from .config import DakdConfig, ModelConfig, OptimConfig, section_from_dict
+from .errors import DakdError
 from .features import BagSet
 from .io import atomic_path
 from .losses import FeatureProjector, distillation_loss, mil_ranking_loss

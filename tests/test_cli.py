@@ -13,7 +13,8 @@ def test_cli_runs_all_stages(synthetic, tmp_path, capsys):
                    "student:\n  model: {width: 32, heads: 2, ffn_dim: 64}\n  optim: {epochs: 1}\n")
     common = ["--config", str(cfg), "--features", str(root / "features"), "--no-progress"]
     assert main(["train-teacher", *common, "--out", str(tmp_path / "t.pt")]) == 0
-    assert main(["pseudo-labels", *common, "--teacher", str(tmp_path / "t.pt"), "--out", str(tmp_path / "p.parquet")]) == 0
+    assert main(["pseudo-labels", *common, "--teacher", str(tmp_path / "t.pt"),
+                 "--out", str(tmp_path / "p.parquet")]) == 0
     assert main(["train-student", *common, "--teacher", str(tmp_path / "t.pt"),
                  "--pseudo-labels", str(tmp_path / "p.parquet"), "--out", str(tmp_path / "s.pt")]) == 0
     assert main(["evaluate", *common, "--model", str(tmp_path / "s.pt"), "--annotations", str(annotations),

@@ -4,13 +4,13 @@ import os
 import numpy as np
 import pytest
 import torch
+from helpers import write_video
 
 from dakd.cli import main
 from dakd.config import DakdConfig, apply_overrides
 from dakd.errors import DakdError
 from dakd.extract import read_manifest, run_extract
 from dakd.features import load_bags, read_shard
-from helpers import write_video
 
 TINY_BACKBONES = {
     "i3d": {"arch": "inception_i3d", "weights": "random", "size": 32},

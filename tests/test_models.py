@@ -5,8 +5,13 @@ import pytest
 import torch
 
 from dakd.config import AttentionTerms, ModelConfig
-from dakd.models import AnomalyDetector, DisentangledAttention, available_temporal_networks, build_temporal
-from dakd.models import relative_bucket
+from dakd.models import (
+    AnomalyDetector,
+    DisentangledAttention,
+    available_temporal_networks,
+    build_temporal,
+    relative_bucket,
+)
 
 
 def test_relative_bucket_matches_the_papers_gamma():

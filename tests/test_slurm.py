@@ -5,7 +5,6 @@ import os
 import subprocess
 
 import pytest
-
 from slurm_cluster import LocalSlurm, missing_binaries
 from workflow_helpers import snakemake, tiny_demo_config
 

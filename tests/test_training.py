@@ -1,13 +1,12 @@
 import numpy as np
 import pytest
 import torch
+from helpers import small_config
 
 from dakd.errors import DakdError
 from dakd.features import load_bags
 from dakd.pipeline import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
 from dakd.training import balanced_batches, load_detector, resolve_device, train_teacher
-
-from helpers import small_config
 
 
 def test_balanced_batches_are_balanced_and_cover_the_larger_class():

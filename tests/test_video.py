@@ -2,9 +2,9 @@ import re
 
 import numpy as np
 import pytest
+from helpers import write_video
 
 from dakd.video import DecodeError, VideoDecoder, plan_snippets, probe_video
-from helpers import write_video
 
 
 def test_snippet_plan_exact_frames_and_padding():

@@ -4,7 +4,6 @@ import json
 
 import pytest
 import yaml
-
 from workflow_helpers import planned_jobs, snakemake, tiny_demo_config
 
 pytestmark = pytest.mark.slow

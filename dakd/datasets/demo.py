@@ -138,7 +138,8 @@ def make_demo(root: str | os.PathLike, spec: DemoSpec | None = None) -> Path:
         start = int(video_rng.integers(num_frames // 10, num_frames - length - num_frames // 10))
         span = (start, start + length)
         name = f"{split}_{number:03d}_{event or 'normal'}"
-        _write_mp4(root / "videos" / f"{name}.mp4", _render(video_rng, spec, scenes[camera], num_frames, event, span), spec.fps)
+        frames = _render(video_rng, spec, scenes[camera], num_frames, event, span)
+        _write_mp4(root / "videos" / f"{name}.mp4", frames, spec.fps)
         records.append({"video_id": name, "file": f"videos/{name}.mp4", "split": split, "label": int(event is not None),
                         "class_name": event or "Normal", "num_frames": num_frames,
                         "intervals": [list(span)] if event is not None and split == "test" else []})

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .temporal import build_temporal
 from .dropout import Dropout
+from .temporal import build_temporal
 
 
 def projection_mlp(in_dim: int, width: int) -> nn.Sequential:

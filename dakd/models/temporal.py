@@ -15,8 +15,8 @@ from torch import nn
 
 from ..config import AttentionTerms, ModelConfig
 from .attention import DisentangledAttentionLayer
-from .mtn import MultiScaleTemporalNetwork
 from .dropout import Dropout
+from .mtn import MultiScaleTemporalNetwork
 
 SequenceBuilder = Callable[[ModelConfig], nn.Module]
 _SEQUENCE_NETWORKS: dict[str, SequenceBuilder] = {}
