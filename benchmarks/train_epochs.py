@@ -54,7 +54,7 @@ def main() -> None:
     bags = synthetic_bags(args.normal, args.anomalous, cfg.features.segments, cfg.seed)
 
     start = time.perf_counter()
-    teacher, _ = train_teacher(cfg, bags, device, progress=False)
+    teacher, _, _ = train_teacher(cfg, bags, device, progress=False)
     _sync(device)
     teacher_s = (time.perf_counter() - start) / args.epochs
 

@@ -34,7 +34,8 @@ def _config(args: argparse.Namespace) -> DakdConfig:
 def _train_teacher(args: argparse.Namespace) -> None:
     from .pipeline import run_train_teacher
 
-    run_train_teacher(_config(args), args.features, args.out, progress=not args.no_progress)
+    run_train_teacher(_config(args), args.features, args.out, progress=not args.no_progress,
+                      annotations=args.annotations)
 
 
 def _pseudo_labels(args: argparse.Namespace) -> None:
@@ -47,7 +48,7 @@ def _train_student(args: argparse.Namespace) -> None:
     from .pipeline import run_train_student
 
     run_train_student(_config(args), args.features, args.teacher, args.pseudo_labels, args.out,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, annotations=args.annotations)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("train-teacher", _train_teacher, "stage 1: train the multi-backbone teacher with the MIL ranking loss")
     _common(p)
+    p.add_argument("--annotations", help="frame annotations, needed when validation.split is set")
     p = add("pseudo-labels", _pseudo_labels, "score training videos with the teacher and refine into pseudo-labels")
     _common(p)
     p.add_argument("--teacher", required=True, help="teacher checkpoint")
@@ -143,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--teacher", required=True, help="teacher checkpoint")
     p.add_argument("--pseudo-labels", required=True, help="pseudo_labels.parquet from the pseudo-labels stage")
+    p.add_argument("--annotations", help="frame annotations, needed when validation.split is set")
     p = add("evaluate", _evaluate, "frame-level AUC / AP of a checkpoint on a split")
     _common(p)
     p.add_argument("--model", required=True, help="teacher or student checkpoint")

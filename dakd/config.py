@@ -179,6 +179,19 @@ class ExtractConfig:
 
 
 @dataclass
+class ValidationConfig:
+    """Model selection on a held-out split (never the test split).
+
+    With ``split`` set (a split name present in the shards, with frame annotations), the
+    model is scored on it every ``every`` epochs with ``evaluate.metric`` and the best epoch
+    is kept; with ``split: null`` the last epoch is the model.
+    """
+
+    split: str | None = None
+    every: int = 1
+
+
+@dataclass
 class DakdConfig:
     seed: int = 0
     device: str = "auto"
@@ -188,6 +201,7 @@ class DakdConfig:
     pseudo_labels: PseudoLabelConfig = field(default_factory=PseudoLabelConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DakdConfig:

@@ -23,6 +23,7 @@ from .provenance import provenance
 from .pseudo_labels import read_pseudo_labels, refine, write_pseudo_labels
 from .training import (
     DistillTargets,
+    Validator,
     load_detector,
     predict_bags,
     resolve_device,
@@ -60,14 +61,39 @@ def feature_sources(shards: Sequence[Path]) -> dict[str, Any]:
             "extractor_code_version": prov.get("code_version"), "num_shards": len(shards)}
 
 
-def run_train_teacher(cfg: DakdConfig, features: Sequence[PathLike], out: PathLike, progress: bool = True) -> None:
+def make_validator(cfg: DakdConfig, shards: Sequence[Path], backbones: Sequence[str],
+                   annotations: PathLike | None, device: torch.device) -> Validator | None:
+    """Scores a model on ``validation.split`` with ``evaluate.metric``; None when no split is set."""
+    split = cfg.validation.split
+    if split is None:
+        return None
+    if split == "test":
+        raise DakdError("validation.split must not be the test split (no model selection on the test set)")
+    if annotations is None:
+        raise DakdError(f"validation.split is {split!r}: give --annotations with that split's frame labels")
+    videos = load_snippet_videos(shards, backbones, split, cfg.features.crop)
+    if not videos:
+        raise DakdError(f"validation.split {split!r}: no such videos in {len(shards)} shard(s)")
+    labels = read_annotations(annotations)
+
+    def validate(model) -> float:
+        results = score_videos(model, videos, labels, cfg.evaluate, cfg.features.segments, device)
+        value = frame_metrics(results)[cfg.evaluate.metric]
+        return float("-inf") if value is None else value
+
+    return validate
+
+
+def run_train_teacher(cfg: DakdConfig, features: Sequence[PathLike], out: PathLike, progress: bool = True,
+                      annotations: PathLike | None = None) -> None:
     shards = expand_shards(features)
     device = resolve_device(cfg.device)
     bags = load_bags(shards, cfg.teacher.backbones, "train", cfg.features.segments, cfg.features.crop)
-    model, history = train_teacher(cfg, bags, device, progress)
+    validator = make_validator(cfg, shards, cfg.teacher.backbones, annotations, device)
+    model, history, selection = train_teacher(cfg, bags, device, progress, validator)
     prov = provenance("train-teacher", cfg.to_dict(), features=feature_sources(shards), device=str(device),
                       train_videos=len(bags))
-    save_checkpoint(out, model, "teacher", cfg, cfg.teacher.model, history, prov)
+    save_checkpoint(out, model, "teacher", cfg, cfg.teacher.model, history, prov, selection)
 
 
 def run_pseudo_labels(cfg: DakdConfig, features: Sequence[PathLike], teacher: PathLike, out: PathLike) -> None:
@@ -83,7 +109,7 @@ def run_pseudo_labels(cfg: DakdConfig, features: Sequence[PathLike], teacher: Pa
 
 
 def run_train_student(cfg: DakdConfig, features: Sequence[PathLike], teacher: PathLike, pseudo_labels: PathLike,
-                      out: PathLike, progress: bool = True) -> None:
+                      out: PathLike, progress: bool = True, annotations: PathLike | None = None) -> None:
     shards = expand_shards(features)
     device = resolve_device(cfg.device)
     teacher_model, _ = load_detector(teacher, device)
@@ -98,10 +124,11 @@ def run_train_student(cfg: DakdConfig, features: Sequence[PathLike], teacher: Pa
     del teacher_model
     targets = DistillTargets(torch.from_numpy(pseudo), torch.from_numpy(teacher_scores), teacher_hidden)
     student_bags = dataclasses.replace(bags, segments={cfg.student.backbone: bags.segments[cfg.student.backbone]})
-    model, heads, history = train_student(cfg, student_bags, targets, device, progress)
+    validator = make_validator(cfg, shards, [cfg.student.backbone], annotations, device)
+    model, heads, history, selection = train_student(cfg, student_bags, targets, device, progress, validator)
     prov = provenance("train-student", cfg.to_dict(), features=feature_sources(shards), teacher=str(teacher),
                       pseudo_labels=str(pseudo_labels), device=str(device), train_videos=len(bags))
-    save_checkpoint(out, model, "student", cfg, cfg.student.model, history, prov, extra_state=heads)
+    save_checkpoint(out, model, "student", cfg, cfg.student.model, history, prov, selection, extra_state=heads)
 
 
 def run_evaluate(cfg: DakdConfig, features: Sequence[PathLike], annotations: PathLike, model_path: PathLike,
@@ -123,8 +150,10 @@ def run_evaluate(cfg: DakdConfig, features: Sequence[PathLike], annotations: Pat
         "checkpoint": str(model_path),
         "backbones": model.backbones,
         "split": split,
-        # Nothing is selected on the test split: the checkpoint is the last training epoch.
-        "selection": "last_epoch",
+        # Nothing is selected on the test split: the checkpoint is the last training epoch,
+        # or the best epoch on the configured validation split.
+        "selection": payload["selection"]["selection"],
+        "selected_epoch": payload["selection"]["epoch"],
         "epochs": payload["epochs"],
         "protocol": {
             "unit": cfg.evaluate.unit,

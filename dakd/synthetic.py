@@ -26,6 +26,8 @@ class SyntheticSpec:
     train_anomalous: int = 40
     test_normal: int = 12
     test_anomalous: int = 12
+    val_normal: int = 0
+    val_anomalous: int = 0
     backbones: dict[str, int] = field(default_factory=lambda: {"i3d": 64, "s3d": 64, "clip": 32})
     crops: int = 1
     min_snippets: int = 40
@@ -52,7 +54,8 @@ def make_synthetic_dataset(out_dir: str | os.PathLike, spec: SyntheticSpec) -> t
         directions[name] = (u / np.linalg.norm(u)).astype(np.float32)
 
     plan = ([("train", 0)] * spec.train_normal + [("train", 1)] * spec.train_anomalous
-            + [("test", 0)] * spec.test_normal + [("test", 1)] * spec.test_anomalous)
+            + [("test", 0)] * spec.test_normal + [("test", 1)] * spec.test_anomalous
+            + [("val", 0)] * spec.val_normal + [("val", 1)] * spec.val_anomalous)
     train_labels = np.array([label for split, label in plan if split == "train"])
     if spec.shuffle_train_labels:
         # Balanced shuffle: each true class is split evenly between the two given labels, so
@@ -79,7 +82,7 @@ def make_synthetic_dataset(out_dir: str | os.PathLike, spec: SyntheticSpec) -> t
             for n in spec.backbones:
                 features[n][start : start + length] += spec.signal * directions[n]
             class_name = ANOMALY_CLASSES[index % len(ANOMALY_CLASSES)]
-            if split == "test":
+            if split != "train":
                 end = min((start + length) * spec.snippet_len, num_frames)
                 intervals[f"video{index:05d}"] = [(start * spec.snippet_len, end)]
         label = int(next(train_iter)) if split == "train" else truth

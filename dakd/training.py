@@ -6,7 +6,7 @@ import dataclasses
 import os
 import pickle
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -74,7 +74,7 @@ def make_optimizer(modules: list[Any], optim: OptimConfig) -> torch.optim.Adagra
 
 def save_checkpoint(path: str | os.PathLike, model: AnomalyDetector, kind: str, cfg: DakdConfig,
                     model_cfg: ModelConfig, history: list[dict[str, float]], provenance: dict[str, Any],
-                    extra_state: dict[str, Any] | None = None) -> None:
+                    selection: dict[str, Any], extra_state: dict[str, Any] | None = None) -> None:
     """Atomically save the weights with the config that made them."""
     payload = {
         "kind": kind,
@@ -85,6 +85,7 @@ def save_checkpoint(path: str | os.PathLike, model: AnomalyDetector, kind: str, 
         "config": cfg.to_dict(),
         "history": history,
         "epochs": len(history),
+        "selection": selection,
         "provenance": provenance,
     }
     with atomic_path(path) as tmp:
@@ -115,9 +116,43 @@ def predict_bags(model: AnomalyDetector, bags: BagSet, device: torch.device,
     return torch.cat(scores), torch.cat(hidden)
 
 
-def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device,
-                  progress: bool = True) -> tuple[AnomalyDetector, list[dict[str, float]]]:
-    """Stage 1: MIL ranking on multi-backbone bags; returns the model after the last epoch."""
+Validator = Callable[[AnomalyDetector], float]
+
+
+class BestEpoch:
+    """Keeps the weights of the epoch with the highest validation score (when a validator is given)."""
+
+    def __init__(self, validator: Validator | None, every: int) -> None:
+        self.validator, self.every = validator, max(1, every)
+        self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+
+    def update(self, model: AnomalyDetector, epoch: int, record: dict[str, float]) -> None:
+        if self.validator is None or epoch % self.every:
+            return
+        score = self.validator(model)
+        record["validation"] = score
+        model.train()
+        if self.best is None or score > self.best[0]:
+            self.best = (score, epoch, {k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    def finish(self, model: AnomalyDetector, num_epochs: int) -> dict[str, Any]:
+        """Load the best weights; describe the selection for the checkpoint."""
+        if self.best is None:
+            return {"selection": "last_epoch", "epoch": num_epochs}
+        score, epoch, state = self.best
+        model.load_state_dict(state)
+        return {"selection": "best_validation_epoch", "epoch": epoch, "validation": score}
+
+
+def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress: bool = True,
+                  validator: Validator | None = None,
+                  ) -> tuple[AnomalyDetector, list[dict[str, float]], dict[str, Any]]:
+    """Stage 1: MIL ranking on multi-backbone bags.
+
+    Returns the model after the last epoch, or after the best validation epoch when a
+    ``validator`` (model -> score, higher is better) is given, its history, and which
+    epoch was kept (the ``selection`` record).
+    """
     generator = seed_everything(cfg.seed)
     tcfg = cfg.teacher
     dims = {b: bags.segments[b].shape[-1] for b in tcfg.backbones}
@@ -126,6 +161,7 @@ def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device,
     labels_cpu = bags.labels
     bags = _on_device(bags, device)
     history = []
+    best = BestEpoch(validator, cfg.validation.every)
     for epoch in (bar := tqdm(range(tcfg.optim.epochs), desc="teacher", disable=not progress)):
         model.train()
         losses = []
@@ -141,8 +177,10 @@ def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device,
             optimizer.step()
             losses.append(loss.item())
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses))})
+        best.update(model, epoch + 1, history[-1])
         bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
-    return model.eval(), history
+    selection = best.finish(model, tcfg.optim.epochs)
+    return model.eval(), history, selection
 
 
 @dataclasses.dataclass
@@ -155,10 +193,12 @@ class DistillTargets:
 
 
 def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device: torch.device,
-                  progress: bool = True) -> tuple[AnomalyDetector, dict[str, Any], list[dict[str, float]]]:
+                  progress: bool = True, validator: Validator | None = None,
+                  ) -> tuple[AnomalyDetector, dict[str, Any], list[dict[str, float]], dict[str, Any]]:
     """Stage 2: distil the teacher into a single-backbone student.
 
-    Returns the student, the state of the two InfoNCE projection heads and the history.
+    Returns the student (last or best validation epoch, as for the teacher), the state of
+    the two InfoNCE projection heads, the history and the selection record.
     """
     generator = seed_everything(cfg.seed)
     scfg, dcfg = cfg.student, cfg.student.distill
@@ -169,6 +209,7 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     optimizer = make_optimizer([model, g_teacher, g_student], scfg.optim)
     labels_cpu = bags.labels
     bags = _on_device(bags, device)
+    best = BestEpoch(validator, cfg.validation.every)
     targets = DistillTargets(*(t.to(device) for t in dataclasses.astuple(targets)))
     history = []
     for epoch in (bar := tqdm(range(scfg.optim.epochs), desc="student", disable=not progress)):
@@ -192,9 +233,11 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
             for key, value in losses.items():
                 parts[key].append(value.item())
         history.append({"epoch": epoch + 1, **{k: float(np.mean(v)) for k, v in parts.items()}})
+        best.update(model, epoch + 1, history[-1])
         bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+    selection = best.finish(model, scfg.optim.epochs)
     heads = {"g_teacher": g_teacher.state_dict(), "g_student": g_student.state_dict()}
-    return model.eval(), heads, history
+    return model.eval(), heads, history, selection
 
 
 def _on_device(bags: BagSet, device: torch.device) -> BagSet:

@@ -37,13 +37,13 @@ def test_teacher_training_is_deterministic_for_a_seed(synthetic):
     _, shards, _ = synthetic
     cfg = small_config(**{"teacher.optim.epochs": "3"})
     bags = load_bags(shards, cfg.teacher.backbones, "train")
-    m1, h1 = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
-    m2, h2 = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
+    m1, h1, _ = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
+    m2, h2, _ = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
     assert h1 == h2
     for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
         assert torch.equal(a, b), k
     cfg_other = small_config(**{"teacher.optim.epochs": "3", "seed": "1"})
-    _, h3 = train_teacher(cfg_other, bags, torch.device("cpu"), progress=False)
+    _, h3, _ = train_teacher(cfg_other, bags, torch.device("cpu"), progress=False)
     assert h3 != h1
 
 
@@ -66,7 +66,7 @@ def test_stage_files_carry_config_and_provenance(synthetic, tmp_path):
 
     report = run_evaluate(cfg, shards, annotations, tmp_path / "student.pt", tmp_path / "auc.json",
                           scores_out=tmp_path / "scores.parquet")
-    assert report["selection"] == "last_epoch" and report["epochs"] == 2
+    assert report["selection"] == "last_epoch" and report["selected_epoch"] == report["epochs"] == 2
     assert report["num_videos"] == 24 and 0.0 <= report["auc"] <= 1.0
     assert report["provenance"]["inputs"]["checkpoint_provenance"]["stage"] == "train-student"
     assert (tmp_path / "scores.parquet").is_file()
@@ -79,5 +79,26 @@ def test_teacher_with_every_table1_network_trains(synthetic):
     bags = load_bags(shards, ["i3d", "s3d", "clip"], "train")
     for name in ["mtn", "mha", "lstm", "rnn", "gru", "cnn1d", "disentangled"]:
         cfg = small_config(**{"teacher.optim.epochs": "1", "teacher.model.temporal": name})
-        _, history = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
+        _, history, _ = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
         assert np.isfinite(history[0]["loss"])
+
+
+def test_validation_split_selects_the_best_epoch_never_the_test_split(tmp_path):
+    from dakd.errors import DakdError
+    from dakd.synthetic import SyntheticSpec, make_synthetic_dataset
+
+    shards, annotations = make_synthetic_dataset(tmp_path, SyntheticSpec(signal=3.0, val_normal=4, val_anomalous=4))
+    cfg = small_config(**{"teacher.optim.epochs": "4", "validation.split": "val"})
+    run_train_teacher(cfg, shards, tmp_path / "teacher.pt", progress=False, annotations=annotations)
+    _, payload = load_detector(tmp_path / "teacher.pt", torch.device("cpu"))
+    scores = [h["validation"] for h in payload["history"]]
+    assert len(scores) == 4 and payload["selection"]["selection"] == "best_validation_epoch"
+    assert payload["selection"]["epoch"] == 1 + int(np.argmax(scores))
+    assert payload["selection"]["validation"] == max(scores)
+    report = run_evaluate(cfg, shards, annotations, tmp_path / "teacher.pt", tmp_path / "auc.json")
+    assert report["selection"] == "best_validation_epoch" and report["selected_epoch"] == payload["selection"]["epoch"]
+    with pytest.raises(DakdError, match="must not be the test split"):
+        run_train_teacher(small_config(**{"validation.split": "test"}), shards, tmp_path / "t.pt",
+                          progress=False, annotations=annotations)
+    with pytest.raises(DakdError, match="give --annotations"):
+        run_train_teacher(cfg, shards, tmp_path / "t.pt", progress=False)

@@ -30,6 +30,14 @@ def stage_params(dataset, *sections):
 
 
 
+def training_params(dataset, stage):
+    """What a training stage depends on; the evaluation settings only when they pick the epoch."""
+    sections = ["seed", "device", "features", stage, "validation"]
+    if (merged(dataset).get("validation") or {}).get("split"):
+        sections.append("evaluate")
+    return stage_params(dataset, *sections)
+
+
 def uses_gpu(dataset):
     """GPU count a heavy job asks for: 0 when the dataset runs on the CPU."""
     return 0 if load_config(CONFIG_FILE, dataset=dataset).device == "cpu" else 1

@@ -4,6 +4,7 @@
 rule train_student:
     input:
         shards=feature_shards,
+        annotations="results/{dataset}/annotations.parquet",
         teacher="results/{dataset}/teacher.pt",
         pseudo_labels="results/{dataset}/pseudo_labels.parquet",
     output:
@@ -13,12 +14,13 @@ rule train_student:
     benchmark:
         "results/{dataset}/benchmarks/train_student.tsv"
     params:
-        cfg=lambda wc: stage_params(wc.dataset, "seed", "device", "features", "student"),
+        cfg=lambda wc: training_params(wc.dataset, "student"),
     threads: 2
     resources:
         mem_mb=16000,
         gpu=lambda wc: uses_gpu(wc.dataset),
     shell:
         "dakd train-student --config {CONFIG_FILE} --dataset {wildcards.dataset} "
-        "--features {input.shards} --teacher {input.teacher} --pseudo-labels {input.pseudo_labels} "
+        "--features {input.shards} --annotations {input.annotations} --teacher {input.teacher} "
+        "--pseudo-labels {input.pseudo_labels} "
         "--out {output} --no-progress > {log} 2>&1"

@@ -4,6 +4,7 @@
 rule train_teacher:
     input:
         shards=feature_shards,
+        annotations="results/{dataset}/annotations.parquet",
     output:
         "results/{dataset}/teacher.pt",
     log:
@@ -11,11 +12,11 @@ rule train_teacher:
     benchmark:
         "results/{dataset}/benchmarks/train_teacher.tsv"
     params:
-        cfg=lambda wc: stage_params(wc.dataset, "seed", "device", "features", "teacher"),
+        cfg=lambda wc: training_params(wc.dataset, "teacher"),
     threads: 2
     resources:
         mem_mb=16000,
         gpu=lambda wc: uses_gpu(wc.dataset),
     shell:
         "dakd train-teacher --config {CONFIG_FILE} --dataset {wildcards.dataset} "
-        "--features {input.shards} --out {output} --no-progress > {log} 2>&1"
+        "--features {input.shards} --annotations {input.annotations} --out {output} --no-progress > {log} 2>&1"
