@@ -175,7 +175,7 @@ class ExtractConfig:
     video_timeout_s: float = 1800.0
     videos_per_worker: int = 16
     shard_size: int = 32
-    precision: str = "fp32"
+    precision: str = "auto"
 
 
 @dataclass

@@ -220,25 +220,62 @@ class DecodePool:
 # ---------------------------------------------------------------- shard extraction
 
 
-def _autocast(device: torch.device, precision: str):
-    if precision == "bf16" and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    if precision not in ("fp32", "bf16"):
-        raise DakdError(f"unknown extraction precision {precision!r}; use fp32 or bf16")
-    return nullcontext()
+BF16_TOLERANCE = 1e-2
+
+
+def bf16_relative_error(backbone: Backbone, clips: torch.Tensor) -> float:
+    """||f_bf16 - f_fp32|| / ||f_fp32|| of a backbone's features on ``clips`` (autocast on their device)."""
+    with torch.inference_mode():
+        reference = backbone(clips).float()
+        with torch.autocast(clips.device.type, dtype=torch.bfloat16):
+            low = backbone(clips).float()
+    return ((low - reference).norm() / reference.norm().clamp_min(1e-12)).item()
+
+
+class Precision:
+    """The numeric mode of each backbone during extraction.
+
+    ``fp32``: always fp32. ``bf16``: bf16 autocast on CUDA. ``auto``: on CUDA, bf16 for a
+    backbone whose bf16 features on the first batch are within 1e-2 relative error of
+    fp32, fp32 otherwise; fp32 on the CPU, where bf16 is slower. The choice and the
+    measured error go into the shard metadata.
+    """
+
+    def __init__(self, mode: str, device: torch.device) -> None:
+        if mode not in ("auto", "fp32", "bf16"):
+            raise DakdError(f"unknown extraction precision {mode!r}; use auto, fp32 or bf16")
+        self.mode, self.device = mode, device
+        self.chosen: dict[str, str] = {}
+        self.errors: dict[str, float] = {}
+
+    def choose(self, name: str, backbone: Backbone, clips: torch.Tensor) -> str:
+        if name not in self.chosen:
+            if self.device.type != "cuda" or self.mode == "fp32":
+                self.chosen[name] = "fp32"
+            elif self.mode == "bf16":
+                self.chosen[name] = "bf16"
+            else:
+                self.errors[name] = bf16_relative_error(backbone, clips)
+                self.chosen[name] = "bf16" if self.errors[name] <= BF16_TOLERANCE else "fp32"
+        return self.chosen[name]
+
+    def record(self, name: str) -> dict[str, Any]:
+        return {"precision": self.chosen.get(name, "fp32"), "bf16_relative_error": self.errors.get(name)}
 
 
 @torch.inference_mode()
 def embed_snippets(frames: torch.Tensor, backbones: dict[str, Backbone], crops: str, device: torch.device,
-                   precision: str = "fp32") -> dict[str, np.ndarray]:
+                   precision: Precision | None = None) -> dict[str, np.ndarray]:
     """uint8 snippets (b, T, H, W, 3) -> backbone -> float32 (b, crops, dim)."""
+    precision = precision or Precision("fp32", device)
     frames = frames.to(device, non_blocking=True)
     out = {}
     for name, backbone in backbones.items():
-        clips = make_crops(frames, backbone.preprocessing, crops)          # (b, K, T, 3, c, c)
-        with _autocast(device, precision):
-            feats = backbone(clips.flatten(0, 1))
-        out[name] = feats.float().view(clips.shape[0], clips.shape[1], -1).cpu().numpy()
+        clips = make_crops(frames, backbone.preprocessing, crops).flatten(0, 1)   # (b*K, T, 3, c, c)
+        low = precision.choose(name, backbone, clips) == "bf16"
+        with torch.autocast(device.type, dtype=torch.bfloat16) if low else nullcontext():
+            feats = backbone(clips)
+        out[name] = feats.float().view(frames.shape[0], -1, feats.shape[-1]).cpu().numpy()
     return out
 
 
@@ -247,6 +284,7 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
     """Extract ``tasks`` into one shard at ``out_path``; returns the failures (also written
     to ``<out_path>.failures.json``). Videos that fail are left out of the shard."""
     num_crops(cfg.crops)
+    precision = Precision(cfg.precision, device)
     pending: dict[int, _Pending] = {}
     finished: dict[int, VideoFeatures] = {}
     failures: dict[int, str] = {}
@@ -261,7 +299,7 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
                 state.info = payload
             elif kind == "batch":
                 start, frames = payload
-                embedded = embed_snippets(torch.from_numpy(frames), backbones, cfg.crops, device, cfg.precision)
+                embedded = embed_snippets(torch.from_numpy(frames), backbones, cfg.crops, device, precision)
                 for name, feats in embedded.items():
                     state.chunks.setdefault(name, []).append((start, feats))
             elif kind == "done":
@@ -274,8 +312,8 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
     finally:
         pool.close()
         bar.close()
-    infos = [BackboneInfo(name, b.dim, num_crops(cfg.crops), b.weights_source, b.describe())
-             for name, b in backbones.items()]
+    infos = [BackboneInfo(name, b.dim, num_crops(cfg.crops), b.weights_source,
+                          {**b.describe(), **precision.record(name)}) for name, b in backbones.items()]
     prov = provenance("extract", asdict(cfg), fingerprint=extraction_fingerprint(cfg, backbones),
                       videos=[t.path for t in tasks])
     failed = [{"video_id": tasks[i].video_id, "path": tasks[i].path, "reason": failures[i]} for i in sorted(failures)]
@@ -317,6 +355,8 @@ def build_backbones(cfg: ExtractConfig, device: torch.device, seed: int = 0) -> 
     for name, bcfg in cfg.backbones.items():
         torch.manual_seed(seed)
         backbone = build_backbone(bcfg).to(device)
+        if device.type == "cuda" and any(isinstance(m, torch.nn.Conv3d) for m in backbone.modules()):
+            backbone = backbone.to(memory_format=torch.channels_last_3d)
         if backbone.weights_source == "random":
             backbone.weights_source = f"random (seed {seed}; not a pretrained model)"
         backbones[name] = backbone

@@ -133,3 +133,22 @@ def test_missing_checkpoint_fails_before_decoding(videos, tmp_path):
     with pytest.raises(DakdError, match="rgb_imagenet.pt: checkpoint for backbone 'inception_i3d' not found"):
         run_extract(cfg.extract, videos / "videos.csv", tmp_path / "out", torch.device("cpu"), progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_bf16_is_measured_against_fp32_and_only_used_on_cuda():
+    from dakd.backbones import build_backbone
+    from dakd.config import BackboneConfig
+    from dakd.extract import BF16_TOLERANCE, Precision, bf16_relative_error
+
+    torch.manual_seed(0)
+    backbone = build_backbone(BackboneConfig("s3d", "random", size=32))
+    clips = torch.randn(2, 16, 3, 32, 32)
+    error = bf16_relative_error(backbone, clips)  # CPU autocast: the same bf16 rounding as on CUDA
+    assert 0.0 < error < 0.1
+    cpu = Precision("auto", torch.device("cpu"))
+    assert cpu.choose("s3d", backbone, clips) == "fp32" and cpu.record("s3d")["bf16_relative_error"] is None
+    cuda = Precision("auto", torch.device("cuda"))
+    assert cuda.choose("s3d", backbone, clips) == ("bf16" if error <= BF16_TOLERANCE else "fp32")
+    assert cuda.record("s3d")["bf16_relative_error"] == pytest.approx(error)
+    with pytest.raises(DakdError, match="unknown extraction precision 'fp8'"):
+        Precision("fp8", torch.device("cpu"))
