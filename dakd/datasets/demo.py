@@ -26,8 +26,8 @@ EVENTS = ("panic", "fall", "flash")
 
 @dataclass
 class DemoSpec:
-    train_normal: int = 24
-    train_anomalous: int = 24
+    train_normal: int = 40
+    train_anomalous: int = 40
     test_normal: int = 10
     test_anomalous: int = 10
     width: int = 96
@@ -70,8 +70,8 @@ def _render(rng: np.random.Generator, spec: DemoSpec, background: np.ndarray, nu
     actor = people[0]
     direction = float(rng.choice([-1, 1]))
     crowd = [_Person(w / 2 - direction * (w / 2 + rng.uniform(0, w)), rng.uniform(h * 0.2, h * 0.85), 0.0,
-                     int(rng.integers(8, 12)), int(rng.integers(18, 26)), int(rng.integers(10, 50)))
-             for _ in range(8)] if event == "panic" else []
+                     int(rng.integers(8, 12)), int(rng.integers(18, 26)), int(rng.choice([25, 235])))
+             for _ in range(8)] if event == "panic" else []  # dark and light clothing
     frames = np.empty((num_frames, h, w, 3), np.uint8)
     for t in range(num_frames):
         image = background.copy()
