@@ -76,15 +76,10 @@ def _extract(args: argparse.Namespace) -> None:
 
 
 def _make_demo(args: argparse.Namespace) -> None:
-    import yaml
-
-    from .config import ConfigError, dataset_config
+    from .config import ConfigError, dataset_entry
     from .datasets.demo import DemoSpec, make_demo
 
-    options = {}
-    if args.config:
-        data = yaml.safe_load(open(args.config)) or {}
-        options = dataset_config(data, args.dataset, args.config)["datasets"][args.dataset].get("options") or {}
+    options = (dataset_entry(args.config, args.dataset).get("options") or {}) if args.config else {}
     try:
         spec = DemoSpec(**{"seed": args.seed, **options})
     except TypeError as exc:
@@ -94,13 +89,10 @@ def _make_demo(args: argparse.Namespace) -> None:
 
 
 def _index_dataset(args: argparse.Namespace) -> None:
-    import yaml
-
-    from .config import ConfigError, dataset_config
+    from .config import ConfigError, dataset_entry
     from .datasets import index_dataset, write_index
 
-    data = yaml.safe_load(open(args.config)) if args.config else {}
-    spec = dataset_config(data or {}, args.dataset, args.config)["datasets"][args.dataset]
+    spec = dataset_entry(args.config, args.dataset)
     missing = [k for k in ("kind", "root") if k not in spec]
     if missing:
         raise ConfigError(f"{args.config}: dataset {args.dataset!r} lacks {missing}")

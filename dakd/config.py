@@ -222,15 +222,24 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
                 dataset: str | None = None) -> DakdConfig:
     """Read ``config.yaml`` (defaults when ``path`` is None), merge ``datasets.<dataset>.overrides``
     when a dataset is named, then apply ``a.b.c=value`` overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = yaml.safe_load(open(path)) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+    data = read_config_file(path) if path is not None else {}
     if dataset is not None:
         data = dataset_config(data, dataset, path)
     return DakdConfig.from_dict(apply_overrides(data, overrides or []))
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The raw mapping in a YAML config file; an unreadable file is a ConfigError naming it."""
+    try:
+        with open(path) as fh:
+            return yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+
+
+def dataset_entry(path: str | os.PathLike, dataset: str) -> dict[str, Any]:
+    """``datasets.<dataset>`` of a config file (kind, root, options, overrides)."""
+    return dataset_config(read_config_file(path), dataset, path)["datasets"][dataset]
 
 
 def dataset_config(data: dict[str, Any], dataset: str, source: Any = "config") -> dict[str, Any]:

@@ -19,7 +19,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from .annotations import AnnotationError, Interval, frame_labels
 from .config import EvaluateConfig
-from .features import SnippetVideo, VideoMeta, segment_bounds, segment_pool
+from .features import SnippetVideo, VideoMeta, segment_pool, segment_ranges
 from .models import AnomalyDetector
 
 
@@ -48,9 +48,7 @@ def score_video(model: AnomalyDetector, video: SnippetVideo, cfg: EvaluateConfig
         inputs = {b: torch.from_numpy(segment_pool(video.inputs[b], num_segments))[None].to(device)
                   for b in model.backbones}
         seg_scores = model(inputs).scores[0].cpu().numpy().astype(np.float64)
-        bounds = segment_bounds(num_snippets, num_segments)
-        starts = np.minimum(bounds[:-1], num_snippets - 1)
-        ends = np.maximum(bounds[1:], starts + 1)
+        starts, ends = segment_ranges(num_snippets, num_segments)
         total, count = np.zeros(num_snippets), np.zeros(num_snippets)
         for score, start, end in zip(seg_scores, starts, ends):
             total[start:end] += score

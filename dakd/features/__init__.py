@@ -1,7 +1,7 @@
 """The feature store: Parquet shards of per-snippet backbone features."""
 
 from .dataset import BagSet, SnippetVideo, backbone_dims, iter_snippet_videos, load_bags, load_snippet_videos
-from .segments import reduce_crops, segment_bounds, segment_pool
+from .segments import reduce_crops, segment_bounds, segment_pool, segment_ranges
 from .store import (
     SCHEMA_VERSION,
     BackboneInfo,
@@ -32,5 +32,6 @@ __all__ = [
     "reduce_crops",
     "segment_bounds",
     "segment_pool",
+    "segment_ranges",
     "write_shard",
 ]

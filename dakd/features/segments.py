@@ -16,6 +16,14 @@ def segment_bounds(num_snippets: int, num_segments: int) -> np.ndarray:
     return np.linspace(0, num_snippets, num_segments + 1).astype(np.int64)  # floor, as RTFM
 
 
+def segment_ranges(num_snippets: int, num_segments: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) snippet ranges of each segment, never empty: an empty bound range
+    stands for its single snippet ``b[i]``."""
+    bounds = segment_bounds(num_snippets, num_segments)
+    starts = np.minimum(bounds[:-1], num_snippets - 1)
+    return starts, np.maximum(bounds[1:], starts + 1)
+
+
 def segment_pool(snippets: np.ndarray, num_segments: int) -> np.ndarray:
     """Mean-pool snippet features into segments.
 
@@ -24,9 +32,7 @@ def segment_pool(snippets: np.ndarray, num_segments: int) -> np.ndarray:
     Returns:
         (num_segments, ...) float32 array; segment ``i`` is the mean of its snippets.
     """
-    bounds = segment_bounds(len(snippets), num_segments)
-    starts = np.minimum(bounds[:-1], len(snippets) - 1)
-    ends = np.maximum(bounds[1:], starts + 1)
+    starts, ends = segment_ranges(len(snippets), num_segments)
     # reduceat over a cumulative sum keeps this one vectorised pass for any S.
     csum = np.concatenate([np.zeros_like(snippets[:1], dtype=np.float64),
                            np.cumsum(snippets, axis=0, dtype=np.float64)])
