@@ -102,6 +102,58 @@ def _index_dataset(args: argparse.Namespace) -> None:
     print(f"{args.dataset}: {len(index.videos)} videos {splits}")
 
 
+def _per_backbone(values: Sequence[str], option: str) -> dict[str | None, str]:
+    """``NAME=VALUE`` items by backbone; a bare ``VALUE`` is stored under None (every backbone)."""
+    out: dict[str | None, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        out[name if sep else None] = value if sep else name
+    if option in ("--train", "--test") and None in out:
+        raise DakdError(f"{option} takes BACKBONE=LIST, got {out[None]!r}")
+    return out
+
+
+def _import_features(args: argparse.Namespace) -> None:
+    from .config import ConfigError, dataset_entry
+    from .features.community import import_features, sources_from_mapping
+
+    if args.dataset:
+        if not args.config:
+            raise ConfigError("--dataset needs --config")
+        spec = dataset_entry(args.config, args.dataset)
+        if spec.get("kind") != "features":
+            raise ConfigError(f"{args.config}: dataset {args.dataset!r} is kind {spec.get('kind')!r}, "
+                              "not 'features' (pre-extracted features to import)")
+        mapping = dict(spec)
+    else:
+        lists = {split: _per_backbone(getattr(args, split), f"--{split}") for split in ("train", "test")}
+        roots, layouts = _per_backbone(args.feature_root, "--feature-root"), _per_backbone(args.layout, "--layout")
+        names = list(dict.fromkeys([*lists["train"], *lists["test"]]))
+        mapping = {"naming": args.kind, "ground_truth": args.gt,
+                   "sources": {n: {**{sp: lists[sp][n] for sp in lists if n in lists[sp]},
+                                   "feature_root": roots.get(n, roots.get(None)),
+                                   "layout": layouts.get(n, layouts.get(None, "auto"))} for n in names}}
+    flags = {"snippet_len": args.snippet_len, "fps": args.fps, "shard_size": args.shard_size,
+             "trim_to_shortest": args.trim_to_shortest or None}
+    mapping["options"] = {**(mapping.get("options") or {}), **{k: v for k, v in flags.items() if v is not None}}
+    sources, settings, gt = sources_from_mapping(mapping, args.config or "command line")
+    if gt is not None and not args.annotations:
+        raise DakdError("ground truth given: --annotations names the frame-label Parquet to write")
+    shards = import_features(sources, settings, args.out_dir, gt, args.annotations, progress=not args.no_progress)
+    print(f"wrote {len(shards)} shard(s) to {args.out_dir}" + (f" and {args.annotations}" if gt else ""))
+
+
+def _export_features(args: argparse.Namespace) -> None:
+    from .features.community import export_features
+    from .pipeline import expand_shards
+
+    written = export_features(expand_shards(args.features), args.backbone, args.out_dir, args.annotations)
+    for split, path in written["lists"].items():
+        print(f"{split}: {path}")
+    if "ground_truth" in written:
+        print(f"ground truth: {written['ground_truth']}")
+
+
 def _plot(args: argparse.Namespace) -> None:
     from .plots import plot_roc, plot_timelines
 
@@ -161,6 +213,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True, help="name under 'datasets'")
     p.add_argument("--manifest", required=True, help="output videos.csv")
     p.add_argument("--annotations", required=True, help="output annotations.parquet")
+    p = add("import-features", _import_features,
+            "convert released per-video .npy features (RTFM, UR-DMU, VadCLIP, PEL4VAD) into feature shards")
+    p.add_argument("--config", help="config.yaml; with --dataset, the sources come from that 'features' dataset")
+    p.add_argument("--dataset", help="a dataset of kind 'features' in the config")
+    p.add_argument("--kind", choices=["ucf_crime", "shanghaitech", "xd_violence"],
+                   help="naming rule for labels read from file names (.list files)")
+    p.add_argument("--train", action="append", default=[], metavar="BACKBONE=LIST",
+                   help="training list of a backbone (.list of paths or CSV path,label); repeat per backbone")
+    p.add_argument("--test", action="append", default=[], metavar="BACKBONE=LIST", help="test list, as --train")
+    p.add_argument("--feature-root", action="append", default=[], metavar="[BACKBONE=]DIR",
+                   help="directory holding the files when the list's paths point elsewhere")
+    p.add_argument("--layout", action="append", default=[], metavar="[BACKBONE=]LAYOUT",
+                   help="auto (default), rtfm (T,crops,D), per_crop (__0..__N files of (T,D)), center (T,D)")
+    p.add_argument("--gt", help="concatenated test frame labels (gt-ucf.npy, gt-sh.npy, gt.npy)")
+    p.add_argument("--annotations", help="output annotations.parquet (needed with a ground truth)")
+    p.add_argument("--out-dir", required=True, help="directory for shard-NNNNN.parquet files")
+    p.add_argument("--snippet-len", type=int, help="frames per feature snippet (default 16)")
+    p.add_argument("--fps", type=float, help="frame rate to record (the .npy files do not carry it; default 30)")
+    p.add_argument("--shard-size", type=int, help="videos per shard (default 64)")
+    p.add_argument("--trim-to-shortest", action="store_true",
+                   help="cut backbones whose snippet counts differ for a video to the shortest")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p = add("export-features", _export_features, "write one backbone of feature shards in the RTFM .npy layout")
+    p.add_argument("--features", nargs="+", required=True, help="feature shards or directories of shards")
+    p.add_argument("--backbone", required=True, help="backbone column to export")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--annotations", help="annotations.parquet: also write the test ground truth gt-test.npy")
     p = add("plot", _plot, "ROC curve and score timelines from an evaluation")
     p.add_argument("--scores", required=True, help="scores Parquet written by evaluate --scores-out")
     p.add_argument("--result", required=True, help="result JSON written by evaluate")

@@ -90,7 +90,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 XD_CLASSES = {"A": "Normal", "B1": "Fighting", "B2": "Shooting", "B4": "Riot", "B5": "Abuse",
               "B6": "Car accident", "G": "Explosion"}
-_XD_LABEL = re.compile(r"label_([A-Z]\d?)")
+XD_LABEL = re.compile(r"label_([A-Z]\d?)")
 
 
 @register_dataset("xd_violence")
@@ -113,7 +113,7 @@ def xd_violence(root: Path, options: dict[str, Any]) -> DatasetIndex:
         if not folder.is_dir():
             raise DatasetError(f"{folder}: {split} video directory not found")
         for name, path in find_videos(folder).items():
-            match = _XD_LABEL.search(name)
+            match = XD_LABEL.search(name)
             if match is None:
                 raise DatasetError(f"{path}: file name carries no XD-Violence label (label_A, label_B1, ...)")
             code = match.group(1)
