@@ -154,6 +154,15 @@ def _export_features(args: argparse.Namespace) -> None:
         print(f"ground truth: {written['ground_truth']}")
 
 
+def _tabulate(args: argparse.Namespace) -> None:
+    from .config import read_config_file
+    from .reproduce import tabulate
+
+    paths = tabulate(read_config_file(args.config), args.dataset, args.study, args.runs_root, args.out_dir,
+                     args.config)
+    print(paths["markdown"].read_text())
+
+
 def _plot(args: argparse.Namespace) -> None:
     from .plots import plot_roc, plot_timelines
 
@@ -240,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", required=True, help="backbone column to export")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--annotations", help="annotations.parquet: also write the test ground truth gt-test.npy")
+    p = add("tabulate", _tabulate, "a study's mean ± std over seeds as CSV, Markdown and a plot (paper tables)")
+    p.add_argument("--config", required=True, help="config.yaml with 'reproduce' and 'datasets' sections")
+    p.add_argument("--dataset", required=True, help="name under 'datasets'")
+    p.add_argument("--study", required=True, help="name under reproduce.studies (table1, figure5_tau, ...)")
+    p.add_argument("--runs-root", required=True, help="directory of the runs (results/<dataset>/runs)")
+    p.add_argument("--out-dir", required=True, help="directory for <study>.csv, <study>_runs.csv, .md, .png")
     p = add("plot", _plot, "ROC curve and score timelines from an evaluation")
     p.add_argument("--scores", required=True, help="scores Parquet written by evaluate --scores-out")
     p.add_argument("--result", required=True, help="result JSON written by evaluate")

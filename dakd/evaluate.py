@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from .annotations import AnnotationError, Interval, frame_labels
 from .config import EvaluateConfig
@@ -93,6 +92,10 @@ def score_videos(model: AnomalyDetector, videos: Sequence[SnippetVideo], annotat
 
 
 def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
+    # Imported here: scikit-learn (with SciPy) costs about a second at start-up, and the
+    # training commands, which import this module, only need it with a validation split.
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     if labels.min() == labels.max():
         return {"auc": None, "ap": None}
     return {"auc": float(roc_auc_score(labels, scores)), "ap": float(average_precision_score(labels, scores))}

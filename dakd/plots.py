@@ -1,9 +1,13 @@
-"""Figures of an evaluation: the frame-level ROC curve and per-video score timelines."""
+"""Figures: an evaluation's frame-level ROC curve and per-video score timelines, and the
+paper-style plots of a study (a sweep as a line with error bars, a table as bars)."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -14,6 +18,9 @@ import pyarrow.parquet as pq  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
+
+if TYPE_CHECKING:
+    from .reproduce import Cell, Study
 
 
 def _frames(row: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -59,6 +66,44 @@ def plot_timelines(scores_path: str | os.PathLike, out: str | os.PathLike, max_v
     for ax in list(axes.flat)[len(rows):]:
         ax.axis("off")
     fig.supxlabel("frame", fontsize=8)
+    _save(fig, out)
+
+
+def plot_study(study: Study, cells: Sequence[Cell], out: str | os.PathLike) -> None:
+    """Mean ± std (%) of each model: against the swept value, or one bar per row."""
+    metric = "/".join(sorted({c.metric.upper() for c in cells}))
+    models = study.models
+    if study.parameter is not None:
+        fig, ax = plt.subplots(figsize=(4.5, 3.2))
+        for model in models:
+            mine = sorted((c for c in cells if c.model == model), key=lambda c: c.row.x)
+            ax.errorbar([c.row.x for c in mine], [c.mean for c in mine],
+                        yerr=[0.0 if math.isnan(c.std) else c.std for c in mine], marker="o", capsize=3, label=model)
+        if len({c.row.x for c in cells}) > 2 and min(c.row.x for c in cells) > 0:
+            xs = sorted({c.row.x for c in cells})
+            if xs[-1] / xs[0] >= 50:
+                ax.set_xscale("log")
+        ax.set_xlabel(study.parameter)
+    else:
+        labels = [row.label for row in study.rows]
+        fig, ax = plt.subplots(figsize=(6.0, 0.45 * len(labels) + 1.2))
+        height = 0.8 / len(models)
+        for i, model in enumerate(models):
+            by_row = {c.row.label: c for c in cells if c.model == model}
+            ys = [j + i * height for j in range(len(labels))]
+            means = [by_row[label].mean if label in by_row else np.nan for label in labels]
+            errs = [0.0 if label not in by_row or math.isnan(by_row[label].std) else by_row[label].std
+                    for label in labels]
+            ax.barh(ys, means, height=height, xerr=errs, capsize=2, label=model)
+        ax.set_yticks([j + height * (len(models) - 1) / 2 for j in range(len(labels))], labels, fontsize=8)
+        ax.invert_yaxis()
+        finite = [c.mean for c in cells]
+        ax.set_xlim(max(0.0, min(finite) - 10), min(100.0, max(finite) + 5))
+        ax.set_xlabel(f"{metric} (%)")
+    if study.parameter is not None:
+        ax.set_ylabel(f"{metric} (%)")
+    ax.set_title(study.title, fontsize=9)
+    ax.legend(fontsize=8)
     _save(fig, out)
 
 

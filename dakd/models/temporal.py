@@ -97,6 +97,12 @@ class TemporalConv(nn.Module):
         return self.norm(x + self.net(x.transpose(1, 2)).transpose(1, 2))
 
 
+@register_sequence_network("none")
+def _none(cfg: ModelConfig) -> nn.Module:
+    """No temporal modelling: segments are scored independently (Sultani's MIL baseline, Table 4)."""
+    return nn.Identity()
+
+
 @register_sequence_network("disentangled")
 def _disentangled(cfg: ModelConfig) -> nn.Module:
     """Plain DeBERTa-style disentangled attention on the fused stream (no cross term)."""

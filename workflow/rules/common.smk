@@ -9,6 +9,9 @@ from dakd.config import dataset_config, load_config
 
 CONFIG_FILE = workflow.configfiles[0] if workflow.configfiles else "config.yaml"
 DATASETS = sorted(config["datasets"])
+# Datasets given as pre-extracted (community) features skip decoding and extraction.
+FEATURE_DATASETS = [d for d in DATASETS if config["datasets"][d]["kind"] == "features"]
+VIDEO_DATASETS = [d for d in DATASETS if d not in FEATURE_DATASETS]
 
 
 wildcard_constraints:
@@ -60,6 +63,15 @@ def require_dataset_root(wildcards):
     return []
 
 
+def imported_sources(wildcards):
+    """The list and ground-truth files a 'features' dataset is imported from (edits rerun the import)."""
+    spec = config["datasets"][wildcards.dataset]
+    root = dataset_root(wildcards.dataset)
+    files = [spec.get("ground_truth")] + [entry.get(split) for entry in (spec.get("sources") or {}).values()
+                                          for split in ("train", "test")]
+    return [str(root / f) for f in files if f]
+
+
 def shard_count(dataset):
     manifest = checkpoints.index_dataset.get(dataset=dataset).output.manifest
     with open(manifest) as fh:
@@ -69,5 +81,7 @@ def shard_count(dataset):
 
 
 def feature_shards(wildcards):
+    if wildcards.dataset in FEATURE_DATASETS:
+        return [f"results/{wildcards.dataset}/imported"]
     n = shard_count(wildcards.dataset)
     return [f"results/{wildcards.dataset}/features/shard-{i:05d}.parquet" for i in range(n)]

@@ -25,6 +25,8 @@ if "demo" in config["datasets"]:
 checkpoint index_dataset:
     input:
         require_dataset_root,
+    wildcard_constraints:
+        dataset="|".join(VIDEO_DATASETS) or "$^",
     output:
         manifest="results/{dataset}/videos.csv",
         annotations="results/{dataset}/annotations.parquet",
@@ -38,3 +40,25 @@ checkpoint index_dataset:
     shell:
         "dakd index-dataset --config {CONFIG_FILE} --dataset {wildcards.dataset} "
         "--manifest {output.manifest} --annotations {output.annotations} > {log} 2>&1"
+
+
+rule import_features:
+    input:
+        imported_sources,
+    output:
+        features=directory("results/{dataset}/imported"),
+        annotations="results/{dataset}/annotations.parquet",
+    log:
+        "results/{dataset}/logs/import_features.log",
+    benchmark:
+        "results/{dataset}/benchmarks/import_features.tsv"
+    wildcard_constraints:
+        dataset="|".join(FEATURE_DATASETS) or "$^",
+    params:
+        spec=lambda wc: json.dumps(config["datasets"][wc.dataset], sort_keys=True),
+    threads: 1
+    resources:
+        mem_mb=8000,
+    shell:
+        "dakd import-features --config {CONFIG_FILE} --dataset {wildcards.dataset} --out-dir {output.features} "
+        "--annotations {output.annotations} --no-progress > {log} 2>&1"
