@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="directory for shard-NNNNN.parquet files")
     p.add_argument("--snippet-len", type=int, help="frames per feature snippet (default 16)")
     p.add_argument("--fps", type=float, help="frame rate to record (the .npy files do not carry it; default 30)")
-    p.add_argument("--shard-size", type=int, help="videos per shard (default 64)")
+    p.add_argument("--shard-size", type=int, help="videos per shard (default 16: a ten-crop UCF-Crime video is ~40 MB)")
     p.add_argument("--trim-to-shortest", action="store_true",
                    help="cut backbones whose snippet counts differ for a video to the shortest")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -75,7 +75,7 @@ def test_runs_are_shared_between_rows_and_studies(tables_run):
     jobs = stage_jobs([run for runs in plan.runs.values() for run in runs])
     runs_dir = tables_run / "results" / "demo" / "runs"
     teachers = sorted(p.parent.relative_to(runs_dir).as_posix() for p in runs_dir.glob("*/teacher.pt"))
-    assert teachers == sorted(d for d, (stage, _) in jobs.values() if stage == "teacher")
+    assert teachers == sorted(d for d, (stage, _) in jobs.items() if stage == "teacher")
     rows = sum(len(s.rows) for s in plan.studies.values()) * len(plan.seeds)
     assert len(teachers) < rows / 2  # most rows reuse a teacher trained for another row
     checkpoint_rows = {}

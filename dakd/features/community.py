@@ -232,12 +232,13 @@ def _complete_crops(video: ListedVideo, list_file: Path, layout: str) -> None:
 # ---------------------------------------------------------------- arrays
 
 
-def load_video_array(video: ListedVideo, layout: str) -> tuple[np.ndarray, str]:
-    """The video's (T, crops, D) float32 array and the layout it was read as."""
+def _open_arrays(video: ListedVideo, layout: str) -> tuple[list[np.ndarray], str]:
+    """The video's files as memory maps (nothing is read beyond the headers yet), checked
+    against the layout, and the layout they were read as."""
     arrays = []
     for path in video.files:
         try:
-            arrays.append(np.load(path, allow_pickle=False))
+            arrays.append(np.load(path, mmap_mode="r", allow_pickle=False))
         except (OSError, ValueError) as exc:
             raise FeatureImportError(f"{path}: not a readable .npy feature file ({exc})") from exc
     if layout == "auto":
@@ -247,21 +248,29 @@ def load_video_array(video: ListedVideo, layout: str) -> tuple[np.ndarray, str]:
         if array.ndim != want_ndim or array.shape[0] == 0:
             shape = "(T, crops, D)" if want_ndim == 3 else "(T, D)"
             raise FeatureImportError(f"{path}: shape {array.shape} is not {shape} for the {layout} layout")
+    if layout in ("rtfm", "center") and len(arrays) != 1:
+        raise FeatureImportError(f"{video.files[1]}: the {layout} layout has one file per video (per-crop files?)")
+    if layout == "per_crop" and len({a.shape for a in arrays}) != 1:
+        raise FeatureImportError(f"{video.files[0].parent}: crops of {video.video_id!r} differ in shape "
+                                 f"{sorted({a.shape for a in arrays})}")
+    return arrays, layout
+
+
+def video_shape(video: ListedVideo, layout: str) -> tuple[tuple[int, int, int], str]:
+    """(T, crops, D) of the video, read from the .npy headers, and the resolved layout."""
+    arrays, layout = _open_arrays(video, layout)
     if layout == "rtfm":
-        if len(arrays) != 1:
-            raise FeatureImportError(f"{video.files[1]}: the rtfm layout has one file per video")
-        stacked = arrays[0]
-    elif layout == "center":
-        if len(arrays) != 1:
-            raise FeatureImportError(f"{video.files[1]}: the center layout has one file per video (per-crop files?)")
-        stacked = arrays[0][:, None, :]
-    else:
-        shapes = {a.shape for a in arrays}
-        if len(shapes) != 1:
-            raise FeatureImportError(f"{video.files[0].parent}: crops of {video.video_id!r} differ in shape "
-                                     f"{sorted(shapes)}")
-        stacked = np.stack(arrays, axis=1)
-    return np.ascontiguousarray(stacked, dtype=np.float32), layout
+        return tuple(arrays[0].shape), layout
+    return (arrays[0].shape[0], len(arrays), arrays[0].shape[1]), layout
+
+
+def load_video_array(video: ListedVideo, layout: str, snippets: int | None = None) -> np.ndarray:
+    """The video's (T, crops, D) float32 array, cut to the first ``snippets`` when given."""
+    arrays, layout = _open_arrays(video, layout)
+    cut = slice(None, snippets)
+    if layout == "rtfm":
+        return np.ascontiguousarray(arrays[0][cut], dtype=np.float32)
+    return np.ascontiguousarray(np.stack([a[cut] for a in arrays], axis=1), dtype=np.float32)
 
 
 # ---------------------------------------------------------------- ground truth
@@ -323,7 +332,7 @@ class ImportSettings:
     kind: str
     snippet_len: int = 16
     fps: float = 30.0
-    shard_size: int = 64
+    shard_size: int = 16
     trim_to_shortest: bool = False
 
 
@@ -334,7 +343,7 @@ def sources_from_mapping(spec: dict[str, Any], where: Any) -> tuple[list[Feature
         root: data/ucf                 # relative paths below are taken from here
         sources: {i3d: {train: a.list, test: b.list, feature_root: feats, layout: rtfm}}
         ground_truth: gt-ucf.npy
-        options: {snippet_len: 16, fps: 30, shard_size: 64, trim_to_shortest: false}
+        options: {snippet_len: 16, fps: 30, shard_size: 16, trim_to_shortest: false}
     """
     base = Path(spec.get("root") or ".")
 
@@ -391,34 +400,32 @@ def import_features(sources: Sequence[FeatureSource], settings: ImportSettings, 
              for s in sources for split in splits}
     _check_same_videos(sources, splits, by_id)
 
+    # Pass 1 reads only the .npy headers: every shape, count and the ground truth are
+    # checked before anything is written, and memory stays at one shard in pass 2.
     infos: dict[str, BackboneInfo] = {}
-    rows: list[VideoFeatures] = []
+    metas: list[VideoMeta] = []
     first_counts: dict[str, int] = {}
-    for split, video in tqdm(order, desc="import", unit="video", disable=not progress):
-        features = {}
+    for split, video in order:
+        counts = {}
         for source in sources:
             entry = by_id[(source.backbone, split)][video.video_id]
-            array, layout = load_video_array(entry, source.layout)
-            info = BackboneInfo(source.backbone, int(array.shape[2]), int(array.shape[1]),
+            (snippets, crops, dim), layout = video_shape(entry, source.layout)
+            info = BackboneInfo(source.backbone, int(dim), int(crops),
                                 f"imported ({layout} layout from {source.lists[split].name})",
                                 {"imported_from": {sp: str(p) for sp, p in source.lists.items()}, "layout": layout})
             known = infos.setdefault(source.backbone, info)
             if (known.dim, known.crops) != (info.dim, info.crops):
-                raise FeatureImportError(f"{entry.files[0]}: {source.backbone} features are {info.crops}x{info.dim} "
-                                   f"(crops x dim), earlier videos {known.crops}x{known.dim}")
-            features[source.backbone] = array
-        counts = {name: a.shape[0] for name, a in features.items()}
+                raise FeatureImportError(f"{entry.files[0]}: {source.backbone} features are {crops}x{dim} "
+                                         f"(crops x dim), earlier videos {known.crops}x{known.dim}")
+            counts[source.backbone] = int(snippets)
+        if len(set(counts.values())) > 1 and not settings.trim_to_shortest:
+            raise FeatureImportError(f"video {video.video_id!r}: snippet counts differ between backbones {counts} "
+                                     "(pass trim_to_shortest / --trim-to-shortest to cut them to the shortest)")
         first_counts[video.video_id] = counts[sources[0].backbone]
-        snippets = min(counts.values())
-        if len(set(counts.values())) > 1:
-            if not settings.trim_to_shortest:
-                raise FeatureImportError(f"video {video.video_id!r}: snippet counts differ between backbones {counts} "
-                                   "(pass trim_to_shortest / --trim-to-shortest to cut them to the shortest)")
-            features = {name: a[:snippets] for name, a in features.items()}
-        frames = first_counts[video.video_id] * settings.snippet_len
-        meta = VideoMeta(video.video_id, split, video.label, video.class_name, frames, settings.fps,
-                         settings.snippet_len, settings.snippet_len, snippets, settings.snippet_len)
-        rows.append(VideoFeatures(meta, features))
+        metas.append(VideoMeta(video.video_id, split, video.label, video.class_name,
+                               first_counts[video.video_id] * settings.snippet_len, settings.fps,
+                               settings.snippet_len, settings.snippet_len, min(counts.values()),
+                               settings.snippet_len))
 
     if gt_file is not None:
         if "test" not in splits:
@@ -427,7 +434,6 @@ def import_features(sources: Sequence[FeatureSource], settings: ImportSettings, 
             raise FeatureImportError(f"{gt_file}: ground truth given without an annotations output path")
         test = [(v.video_id, first_counts[v.video_id]) for split, v in order if split == "test"]
         labels = split_ground_truth(gt_file, test, settings.snippet_len)
-        write_annotations(annotations_out, {vid: label_runs(lab) for vid, lab in labels.items()})
 
     out_dir = Path(out_dir)
     prov = provenance("import-features", {"kind": settings.kind, "snippet_len": settings.snippet_len,
@@ -437,10 +443,19 @@ def import_features(sources: Sequence[FeatureSource], settings: ImportSettings, 
                                for s in sources},
                       ground_truth=None if gt_file is None else str(gt_file))
     written = []
-    for number, start in enumerate(range(0, len(rows), settings.shard_size)):
-        path = out_dir / f"shard-{number:05d}.parquet"
-        write_shard(path, rows[start : start + settings.shard_size], infos.values(), prov)
-        written.append(path)
+    with tqdm(total=len(metas), desc="import", unit="video", disable=not progress) as bar:
+        for number, start in enumerate(range(0, len(metas), settings.shard_size)):
+            rows = []
+            for meta in metas[start : start + settings.shard_size]:
+                features = {s.backbone: load_video_array(by_id[(s.backbone, meta.split)][meta.video_id], s.layout,
+                                                         meta.num_snippets) for s in sources}
+                rows.append(VideoFeatures(meta, features))
+                bar.update()
+            path = out_dir / f"shard-{number:05d}.parquet"
+            write_shard(path, rows, infos.values(), prov)
+            written.append(path)
+    if gt_file is not None:
+        write_annotations(annotations_out, {vid: label_runs(lab) for vid, lab in labels.items()})
     return written
 
 

@@ -33,6 +33,12 @@ def stage_params(dataset, *sections):
 
 
 
+def dataset_source(dataset):
+    """What a dataset's files are made from (its entry without the per-stage overrides), so
+    editing an override reruns the stages that read it, not the indexing or the import."""
+    return json.dumps({k: v for k, v in config["datasets"][dataset].items() if k != "overrides"}, sort_keys=True)
+
+
 def training_params(dataset, stage):
     """What a training stage depends on; the evaluation settings only when they pick the epoch."""
     sections = ["seed", "device", "features", stage, "validation"]

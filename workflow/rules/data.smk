@@ -12,7 +12,7 @@ if "demo" in config["datasets"]:
             "results/demo/benchmarks/make_demo.tsv"
         params:
             seed=lambda wc: merged("demo").get("seed", 0),
-            spec=lambda wc: json.dumps(config["datasets"]["demo"], sort_keys=True),
+            spec=lambda wc: dataset_source("demo"),
             root=lambda wc: dataset_root("demo"),
         threads: 1
         resources:
@@ -33,7 +33,7 @@ checkpoint index_dataset:
     log:
         "results/{dataset}/logs/index_dataset.log",
     params:
-        spec=lambda wc: json.dumps(config["datasets"][wc.dataset], sort_keys=True),
+        spec=lambda wc: dataset_source(wc.dataset),
     threads: 1
     resources:
         mem_mb=2000,
@@ -55,7 +55,7 @@ rule import_features:
     wildcard_constraints:
         dataset="|".join(FEATURE_DATASETS) or "$^",
     params:
-        spec=lambda wc: json.dumps(config["datasets"][wc.dataset], sort_keys=True),
+        spec=lambda wc: dataset_source(wc.dataset),
     threads: 1
     resources:
         mem_mb=8000,

@@ -1,0 +1,83 @@
+"""Import throughput and peak memory of `dakd import-features` on RTFM-layout files.
+
+    python benchmarks/import_features.py --out benchmarks/results/import_features.json
+
+Writes `--videos` fake ten-crop files of `--snippets` x 10 x `--dim` float32 (UCF-Crime
+averages ~450 snippets of 16 frames per video; I3D-R50 is 2048-d) and a list, imports them
+into shards, then reads the shards back into 32-segment training bags. Reports input
+gigabytes, wall seconds and the peak resident memory of each phase (a fresh process per
+phase, so the peaks do not mix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from dakd.io import write_json
+
+
+def make_files(root: Path, videos: int, snippets: int, dim: int) -> Path:
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(videos):
+        name = f"Abuse{i:03d}_x264" if i % 2 else f"Normal_Videos_{i:03d}_x264"
+        array = rng.standard_normal((snippets + i % 7, 10, dim), dtype=np.float32)
+        np.save(root / f"{name}_i3d.npy", array)
+        lines.append(str(root / f"{name}_i3d.npy"))
+    (root / "train.list").write_text("\n".join(lines) + "\n")
+    return root / "train.list"
+
+
+def phase(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter; wall seconds and peak RSS in MB."""
+    wrapped = (f"import time, resource\nstart = time.perf_counter()\n{code}\n"
+               "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, check=True).stdout
+    seconds, rss = out.split()[-2:]
+    return {"seconds": round(float(seconds), 2), "peak_rss_mb": round(float(rss))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=int, default=64)
+    parser.add_argument("--snippets", type=int, default=450)
+    parser.add_argument("--dim", type=int, default=2048)
+    parser.add_argument("--shard-size", type=int, default=16)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        listing = make_files(root, args.videos, args.snippets, args.dim)
+        gigabytes = sum(p.stat().st_size for p in root.glob("*.npy")) / 1e9
+        shards = root / "shards"
+        imported = phase(
+            "from dakd.features.community import FeatureSource, ImportSettings, import_features\n"
+            f"import_features([FeatureSource('i3d', {{'train': {str(listing)!r}}})], "
+            f"ImportSettings('ucf_crime', shard_size={args.shard_size}), {str(shards)!r}, progress=False)")
+        loaded = phase(
+            "from pathlib import Path\nfrom dakd.features import load_bags\n"
+            f"load_bags(sorted(Path({str(shards)!r}).glob('*.parquet')), ['i3d'], 'train', 32)")
+        shard_gb = sum(p.stat().st_size for p in shards.glob("*.parquet")) / 1e9
+    result = {
+        "machine": platform.platform(), "cpus": __import__("os").cpu_count(),
+        "videos": args.videos, "snippets_per_video": args.snippets, "crops": 10, "dim": args.dim,
+        "shard_size": args.shard_size, "input_gb": round(gigabytes, 2), "shards_gb": round(shard_gb, 2),
+        "import": {**imported, "gb_per_s": round(gigabytes / imported["seconds"], 3)},
+        "load_bags": loaded,
+        "rusage_note": "peak RSS of a fresh interpreter including torch (~400 MB)",
+    }
+    print(json.dumps(result, indent=2))
+    if args.out:
+        write_json(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
