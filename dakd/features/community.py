@@ -41,7 +41,7 @@ from ..datasets.adapters import XD_CLASSES, XD_LABEL
 from ..errors import DakdError
 from ..io import atomic_path
 from ..provenance import provenance
-from .store import BackboneInfo, VideoFeatures, VideoMeta, read_shard, write_shard
+from .store import BackboneInfo, VideoFeatures, VideoMeta, iter_shard_videos, write_shard
 
 LAYOUTS = ("auto", "rtfm", "per_crop", "center")
 CROP_SUFFIX = re.compile(r"__(\d+)$")
@@ -326,6 +326,11 @@ class FeatureSource:
     feature_root: Path | None = None
     layout: str = "auto"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lists", {split: Path(p) for split, p in self.lists.items()})
+        if self.feature_root is not None:
+            object.__setattr__(self, "feature_root", Path(self.feature_root))
+
 
 @dataclass(frozen=True)
 class ImportSettings:
@@ -484,7 +489,7 @@ def export_features(shards: Sequence[str | os.PathLike], backbone: str, out_dir:
     labels = read_annotations(annotations) if annotations is not None else None
     listed: dict[str, list[tuple[int, Path, VideoMeta]]] = {}
     for shard in shards:
-        for video in read_shard(shard, [backbone]).videos:
+        for video in iter_shard_videos(shard, [backbone]):
             meta = video.meta
             path = out_dir / meta.split / f"{meta.video_id}_{backbone}.npy"
             with atomic_path(path) as tmp, open(tmp, "wb") as fh:

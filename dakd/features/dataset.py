@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .segments import reduce_crops, segment_pool
-from .store import FeatureStoreError, VideoMeta, read_metadata, read_shard
+from .store import FeatureStoreError, VideoMeta, iter_shard_videos, read_metadata
 
 
 @dataclass
@@ -59,14 +59,13 @@ def iter_snippet_videos(shards: Sequence[str | os.PathLike], backbones: Sequence
                         crop: str = "mean") -> Iterator[SnippetVideo]:
     """Yield the videos of ``split`` (every split when None) with crop-reduced snippet features.
 
-    One shard is held in memory at a time. Dimensions must agree across shards;
-    duplicate video ids are an error.
+    One row group (a video, in shards written by this package) is held in memory at a time.
+    Dimensions must agree across shards; duplicate video ids are an error.
     """
     dims = backbone_dims(shards, backbones)
     seen: dict[str, str] = {}
     for path in shards:
-        shard = read_shard(path, backbones, expected_dims=dims)
-        for video in shard.videos:
+        for video in iter_shard_videos(path, backbones, expected_dims=dims):
             meta = video.meta
             if split is not None and meta.split != split:
                 continue

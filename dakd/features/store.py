@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,10 +146,13 @@ def write_shard(
                 )
             flat[name].append(np.ascontiguousarray(array, dtype=np.float32).reshape(-1))
 
-    arrays = [pa.array(columns[f.name], type=f.type) for f in META_FIELDS]
+    # One row group per video, feature lists built zero-copy from each video's array: the
+    # writer then encodes a video at a time instead of copying and encoding the whole shard.
+    arrays = [pa.chunked_array([pa.array(columns[f.name][i : i + 1], type=f.type) for i in range(len(videos))],
+                               type=f.type) for f in META_FIELDS]
     fields = list(META_FIELDS)
     for name in infos:
-        arrays.append(_list_array(flat[name]))
+        arrays.append(pa.chunked_array([_one_row_list(row) for row in flat[name]], type=pa.list_(pa.float32())))
         fields.append(pa.field(feature_column(name), pa.list_(pa.float32()), nullable=False))
     metadata = {
         "schema_version": SCHEMA_VERSION,
@@ -159,17 +162,15 @@ def write_shard(
     schema = pa.schema(fields, metadata={METADATA_KEY: json.dumps(metadata, default=str)})
     table = pa.Table.from_arrays(arrays, schema=schema)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=1,
+                       use_dictionary=[f.name for f in META_FIELDS])
 
 
-def _list_array(rows: list[np.ndarray]) -> pa.ListArray:
-    lengths = np.fromiter((r.size for r in rows), dtype=np.int64, count=len(rows))
-    offsets = np.zeros(len(rows) + 1, dtype=np.int32 if lengths.sum() < 2**31 else np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    values = np.concatenate(rows) if rows else np.zeros(0, dtype=np.float32)
-    if offsets.dtype == np.int64:
-        return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+def _one_row_list(values: np.ndarray) -> pa.ListArray:
+    """A one-row list<float32> array viewing ``values`` (no copy)."""
+    if values.size >= 2**31:
+        raise FeatureStoreError(f"a video with {values.size} feature values exceeds a Parquet list (2^31)")
+    return pa.ListArray.from_arrays(pa.array(np.array([0, values.size], dtype=np.int32)), pa.array(values))
 
 
 def read_metadata(path: str | os.PathLike) -> tuple[dict[str, BackboneInfo], dict[str, Any]]:
@@ -198,14 +199,48 @@ def read_shard(
     backbones: Sequence[str] | None = None,
     expected_dims: dict[str, int] | None = None,
 ) -> Shard:
-    """Read a shard; ``features`` arrays are zero-copy views on the Arrow buffers.
+    """Read a whole shard; ``features`` arrays are zero-copy views on the Arrow buffers.
 
     Args:
         backbones: columns to read (all when None). A missing one is a FeatureStoreError.
         expected_dims: backbone -> dimension the caller's model needs; a mismatch is a
             FeatureStoreError naming the shard.
     """
+    infos, prov, wanted = _check_columns(Path(path), backbones, expected_dims)
+    videos = list(iter_shard_videos(path, wanted, expected_dims))
+    return Shard(path=Path(path), backbones={n: infos[n] for n in wanted}, provenance=prov, videos=videos)
+
+
+def iter_shard_videos(
+    path: str | os.PathLike,
+    backbones: Sequence[str] | None = None,
+    expected_dims: dict[str, int] | None = None,
+) -> Iterator[VideoFeatures]:
+    """Yield a shard's videos one row group at a time (a video per row group in shards written
+    by :func:`write_shard`), so a reader holds one video rather than the whole shard."""
     path = Path(path)
+    infos, _, wanted = _check_columns(path, backbones, expected_dims)
+    columns = [f.name for f in META_FIELDS] + [feature_column(n) for n in wanted]
+    parquet = pq.ParquetFile(path, memory_map=True)
+    for group in range(parquet.num_row_groups):
+        table = parquet.read_row_group(group, columns=columns)
+        metas = [VideoMeta(**row) for row in table.select([f.name for f in META_FIELDS]).to_pylist()]
+        videos = [VideoFeatures(meta=m, features={}) for m in metas]
+        for name in wanted:
+            info = infos[name]
+            for video, flat in zip(videos, _iter_rows(table.column(feature_column(name)))):
+                expected = video.meta.num_snippets * info.crops * info.dim
+                if flat.size != expected:
+                    raise FeatureStoreError(
+                        f"{path}: video {video.meta.video_id!r} backbone {name!r} holds {flat.size} "
+                        f"values, expected {video.meta.num_snippets}x{info.crops}x{info.dim}"
+                    )
+                video.features[name] = flat.reshape(video.meta.num_snippets, info.crops, info.dim)
+        yield from videos
+
+
+def _check_columns(path: Path, backbones: Sequence[str] | None, expected_dims: dict[str, int] | None,
+                   ) -> tuple[dict[str, BackboneInfo], dict[str, Any], list[str]]:
     infos, prov = read_metadata(path)
     wanted = list(infos) if backbones is None else list(backbones)
     for name in wanted:
@@ -218,21 +253,7 @@ def read_shard(
                 f"{path}: backbone {name!r} features are {infos[name].dim}-d, "
                 f"expected {expected_dims[name]}-d"
             )
-    columns = [f.name for f in META_FIELDS] + [feature_column(n) for n in wanted]
-    table = pq.read_table(path, columns=columns, memory_map=True)
-    metas = [VideoMeta(**row) for row in table.select([f.name for f in META_FIELDS]).to_pylist()]
-    videos = [VideoFeatures(meta=m, features={}) for m in metas]
-    for name in wanted:
-        info = infos[name]
-        for video, flat in zip(videos, _iter_rows(table.column(feature_column(name)))):
-            expected = video.meta.num_snippets * info.crops * info.dim
-            if flat.size != expected:
-                raise FeatureStoreError(
-                    f"{path}: video {video.meta.video_id!r} backbone {name!r} holds {flat.size} "
-                    f"values, expected {video.meta.num_snippets}x{info.crops}x{info.dim}"
-                )
-            video.features[name] = flat.reshape(video.meta.num_snippets, info.crops, info.dim)
-    return Shard(path=path, backbones={n: infos[n] for n in wanted}, provenance=prov, videos=videos)
+    return infos, prov, wanted
 
 
 def _iter_rows(column: pa.ChunkedArray) -> Iterable[np.ndarray]:
