@@ -116,8 +116,9 @@ def test_every_registered_temporal_network_maps_streams_to_one_sequence(name):
 
 
 def test_table1_networks_are_all_registered():
-    assert set(available_temporal_networks()) == {"tam", "disentangled", "mha", "lstm", "rnn", "gru", "cnn1d", "mtn"}
-    with pytest.raises(ValueError, match="unknown temporal network 'transformer'"):
+    assert set(available_temporal_networks()) == {"tam", "disentangled", "mha", "lstm", "rnn", "gru", "cnn1d", "mtn",
+                                                  "none"}
+    with pytest.raises(ValueError, match=r"unknown temporal network 'transformer'; choose from \['cnn1d'.*'tam'"):
         build_temporal("transformer", 3, ModelConfig())
 
 

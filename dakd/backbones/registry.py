@@ -11,6 +11,7 @@ from torch import nn
 
 from ..config import BackboneConfig
 from ..errors import DakdError
+from ..registry import Registry
 from .preprocess import Preprocessing
 
 
@@ -34,19 +35,12 @@ class Backbone(nn.Module):
 
 
 Builder = Callable[[BackboneConfig], Backbone]
-_BUILDERS: dict[str, Builder] = {}
-
-
-def register_backbone(arch: str) -> Callable[[Builder], Builder]:
-    def wrap(builder: Builder) -> Builder:
-        _BUILDERS[arch] = builder
-        return builder
-
-    return wrap
+BACKBONES: Registry[Builder] = Registry("backbone", BackboneError)
+register_backbone = BACKBONES.register
 
 
 def available_backbones() -> list[str]:
-    return sorted(_BUILDERS)
+    return BACKBONES.names()
 
 
 def weights_kind(cfg: BackboneConfig) -> str:
@@ -98,11 +92,10 @@ def reinit_variance_preserving(model: nn.Module) -> None:
 
 def build_backbone(cfg: BackboneConfig) -> Backbone:
     """Build, load and freeze the backbone ``cfg.arch`` (eval mode, no gradients)."""
-    if cfg.arch not in _BUILDERS:
-        raise BackboneError(f"unknown backbone {cfg.arch!r}; choose from {available_backbones()}")
+    builder = BACKBONES.get(cfg.arch)
     kind = weights_kind(cfg)
     check_size_override(cfg)
-    model = _BUILDERS[cfg.arch](cfg)
+    model = builder(cfg)
     if kind == "random":
         reinit_variance_preserving(model)
     for p in model.parameters():

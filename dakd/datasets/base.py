@@ -17,6 +17,7 @@ from typing import Any
 from ..annotations import Interval, write_annotations
 from ..errors import DakdError
 from ..io import atomic_path
+from ..registry import Registry
 
 
 class DatasetError(DakdError):
@@ -39,29 +40,21 @@ class DatasetIndex:
 
 
 Adapter = Callable[[Path, dict[str, Any]], DatasetIndex]
-_ADAPTERS: dict[str, Adapter] = {}
-
-
-def register_dataset(kind: str) -> Callable[[Adapter], Adapter]:
-    def wrap(adapter: Adapter) -> Adapter:
-        _ADAPTERS[kind] = adapter
-        return adapter
-
-    return wrap
+ADAPTERS: Registry[Adapter] = Registry("dataset kind", DatasetError)
+register_dataset = ADAPTERS.register
 
 
 def available_datasets() -> list[str]:
-    return sorted(_ADAPTERS)
+    return ADAPTERS.names()
 
 
 def index_dataset(kind: str, root: str | os.PathLike, options: dict[str, Any] | None = None) -> DatasetIndex:
     """Parse dataset ``kind`` under ``root``; a missing root is a one-line error naming it."""
-    if kind not in _ADAPTERS:
-        raise DatasetError(f"unknown dataset kind {kind!r}; choose from {available_datasets()}")
+    adapter = ADAPTERS.get(kind)
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset directory not found")
-    return _ADAPTERS[kind](root, dict(options or {}))
+    return adapter(root, dict(options or {}))
 
 
 def require_file(path: Path) -> Path:

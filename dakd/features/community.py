@@ -41,6 +41,7 @@ from ..datasets.adapters import XD_CLASSES, XD_LABEL
 from ..errors import DakdError
 from ..io import atomic_path
 from ..provenance import provenance
+from ..registry import Registry
 from .store import BackboneInfo, VideoFeatures, VideoMeta, iter_shard_videos, write_shard
 
 LAYOUTS = ("auto", "rtfm", "per_crop", "center")
@@ -57,15 +58,8 @@ class FeatureImportError(DakdError):
 # ---------------------------------------------------------------- labels from names
 
 LabelRule = Callable[[str], tuple[int, str] | None]
-_LABEL_RULES: dict[str, LabelRule] = {}
-
-
-def register_label_rule(kind: str) -> Callable[[LabelRule], LabelRule]:
-    def wrap(rule: LabelRule) -> LabelRule:
-        _LABEL_RULES[kind] = rule
-        return rule
-
-    return wrap
+LABEL_RULES: Registry[LabelRule] = Registry("naming rule (dataset kind)", FeatureImportError)
+register_label_rule = LABEL_RULES.register
 
 
 @register_label_rule("ucf_crime")
@@ -99,10 +93,7 @@ def _xd_label(video_id: str) -> tuple[int, str] | None:
 
 
 def label_from_name(kind: str, video_id: str, where: str) -> tuple[int, str]:
-    if kind not in _LABEL_RULES:
-        raise FeatureImportError(f"unknown dataset kind {kind!r} for labels from file names; "
-                           f"choose from {sorted(_LABEL_RULES)}")
-    found = _LABEL_RULES[kind](video_id)
+    found = LABEL_RULES.get(kind)(video_id)
     if found is None:
         raise FeatureImportError(f"{where}: cannot read a {kind} label from the name {video_id!r}")
     return found
@@ -357,7 +348,7 @@ def sources_from_mapping(spec: dict[str, Any], where: Any) -> tuple[list[Feature
 
     if spec.get("naming") is None:
         raise FeatureImportError(f"{where}: say which naming rule labels the videos ('naming' / --kind: "
-                                 f"one of {sorted(_LABEL_RULES)})")
+                                 f"one of {LABEL_RULES.names()})")
     sources_spec = spec.get("sources") or {}
     if not sources_spec:
         raise FeatureImportError(f"{where}: no feature sources (backbone -> train/test lists)")

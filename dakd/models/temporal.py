@@ -14,26 +14,29 @@ import torch
 from torch import nn
 
 from ..config import AttentionTerms, ModelConfig
+from ..registry import Registry
 from .attention import DisentangledAttentionLayer
 from .dropout import Dropout
 from .mtn import MultiScaleTemporalNetwork
 
+TemporalBuilder = Callable[[int, ModelConfig], nn.Module]
 SequenceBuilder = Callable[[ModelConfig], nn.Module]
-_SEQUENCE_NETWORKS: dict[str, SequenceBuilder] = {}
+TEMPORAL_NETWORKS: Registry[TemporalBuilder] = Registry("temporal network", ValueError)
 
 
 def register_sequence_network(name: str) -> Callable[[SequenceBuilder], SequenceBuilder]:
-    """Register a single-stream network (B, n, d) -> (B, n, d) under ``name``."""
+    """Register a single-stream network (B, n, d) -> (B, n, d) under ``name``; it runs after
+    early fusion of the streams."""
 
     def wrap(builder: SequenceBuilder) -> SequenceBuilder:
-        _SEQUENCE_NETWORKS[name] = builder
+        TEMPORAL_NETWORKS.register(name)(lambda num_streams, cfg: FusedTemporal(num_streams, cfg.width, builder(cfg)))
         return builder
 
     return wrap
 
 
 def available_temporal_networks() -> list[str]:
-    return ["tam", *sorted(_SEQUENCE_NETWORKS)]
+    return TEMPORAL_NETWORKS.names()
 
 
 class EarlyFusion(nn.Module):
@@ -140,10 +143,9 @@ def _mtn(cfg: ModelConfig) -> nn.Module:
     return MultiScaleTemporalNetwork(cfg.width)
 
 
+TEMPORAL_NETWORKS.register("tam")(DisentangledAttentionLayer)
+
+
 def build_temporal(name: str, num_streams: int, cfg: ModelConfig) -> nn.Module:
     """Build temporal network ``name`` for ``num_streams`` inputs: (B, T, n, d) -> (B, n, d)."""
-    if name == "tam":
-        return DisentangledAttentionLayer(num_streams, cfg)
-    if name not in _SEQUENCE_NETWORKS:
-        raise ValueError(f"unknown temporal network {name!r}; choose from {available_temporal_networks()}")
-    return FusedTemporal(num_streams, cfg.width, _SEQUENCE_NETWORKS[name](cfg))
+    return TEMPORAL_NETWORKS.get(name)(num_streams, cfg)
