@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from .config import DakdConfig, ModelConfig, OptimConfig, section_from_dict
@@ -144,6 +145,34 @@ class BestEpoch:
         return {"selection": "best_validation_epoch", "epoch": epoch, "validation": score}
 
 
+LossStep = Callable[[torch.Tensor], dict[str, torch.Tensor]]
+
+
+def fit(stage: str, model: AnomalyDetector, modules: list[nn.Module], optim: OptimConfig, labels: torch.Tensor,
+        step: LossStep, generator: torch.Generator, device: torch.device, best: BestEpoch,
+        progress: bool) -> list[dict[str, float]]:
+    """The epoch loop both stages share: balanced batches of video indices, ``step(index)`` ->
+    losses (``loss`` is minimised, every entry is logged), Adagrad over ``modules``, and
+    validation bookkeeping. Returns the per-epoch mean of each loss."""
+    optimizer = make_optimizer(modules, optim)
+    history = []
+    for epoch in (bar := tqdm(range(optim.epochs), desc=stage, disable=not progress)):
+        for module in modules:
+            module.train()
+        parts: dict[str, list[float]] = {}
+        for index in balanced_batches(labels, optim.normal_per_batch, optim.anomalous_per_batch, generator):
+            losses = step(index.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            optimizer.step()
+            for key, value in losses.items():
+                parts.setdefault(key, []).append(value.item())
+        history.append({"epoch": epoch + 1, **{k: float(np.mean(v)) for k, v in parts.items()}})
+        best.update(model, epoch + 1, history[-1])
+        bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+    return history
+
+
 def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress: bool = True,
                   validator: Validator | None = None,
                   ) -> tuple[AnomalyDetector, list[dict[str, float]], dict[str, Any]]:
@@ -157,28 +186,17 @@ def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress:
     tcfg = cfg.teacher
     dims = {b: bags.segments[b].shape[-1] for b in tcfg.backbones}
     model = AnomalyDetector(dims, tcfg.model).to(device)
-    optimizer = make_optimizer([model], tcfg.optim)
     labels_cpu = bags.labels
     bags = _on_device(bags, device)
-    history = []
+
+    def step(index: torch.Tensor) -> dict[str, torch.Tensor]:
+        scores = model(bags.inputs(index)).scores
+        labels = bags.labels[index]
+        return {"loss": mil_ranking_loss(scores[labels == 1], scores[labels == 0],
+                                         tcfg.mil.lambda_smooth, tcfg.mil.lambda_sparse)}
+
     best = BestEpoch(validator, cfg.validation.every)
-    for epoch in (bar := tqdm(range(tcfg.optim.epochs), desc="teacher", disable=not progress)):
-        model.train()
-        losses = []
-        for index in balanced_batches(labels_cpu, tcfg.optim.normal_per_batch,
-                                      tcfg.optim.anomalous_per_batch, generator):
-            index = index.to(device)
-            scores = model(bags.inputs(index)).scores
-            labels = bags.labels[index]
-            loss = mil_ranking_loss(scores[labels == 1], scores[labels == 0],
-                                    tcfg.mil.lambda_smooth, tcfg.mil.lambda_sparse)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses))})
-        best.update(model, epoch + 1, history[-1])
-        bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+    history = fit("teacher", model, [model], tcfg.optim, labels_cpu, step, generator, device, best, progress)
     selection = best.finish(model, tcfg.optim.epochs)
     return model.eval(), history, selection
 
@@ -206,35 +224,23 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     width_t = targets.teacher_hidden.shape[-1]
     g_teacher = FeatureProjector(width_t, dcfg.projection_hidden, dcfg.projection_dim).to(device)
     g_student = FeatureProjector(scfg.model.width, dcfg.projection_hidden, dcfg.projection_dim).to(device)
-    optimizer = make_optimizer([model, g_teacher, g_student], scfg.optim)
     labels_cpu = bags.labels
     bags = _on_device(bags, device)
-    best = BestEpoch(validator, cfg.validation.every)
     targets = DistillTargets(*(t.to(device) for t in dataclasses.astuple(targets)))
-    history = []
-    for epoch in (bar := tqdm(range(scfg.optim.epochs), desc="student", disable=not progress)):
-        for module in (model, g_teacher, g_student):
-            module.train()
-        parts: dict[str, list[float]] = {"loss": [], "bce": [], "nce": []}
-        for index in balanced_batches(labels_cpu, scfg.optim.normal_per_batch,
-                                      scfg.optim.anomalous_per_batch, generator):
-            index = index.to(device)
-            out = model(bags.inputs(index))
-            losses = distillation_loss(
-                out.scores, targets.pseudo_labels[index],
-                z_teacher=g_teacher(targets.teacher_hidden[index]).flatten(0, 1),
-                z_student=g_student(out.hidden).flatten(0, 1),
-                anomalous=(targets.teacher_scores[index] >= dcfg.delta).flatten(),
-                alpha=dcfg.alpha, tau=dcfg.tau, use_bce=dcfg.use_bce, use_nce=dcfg.use_nce,
-            )
-            optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            optimizer.step()
-            for key, value in losses.items():
-                parts[key].append(value.item())
-        history.append({"epoch": epoch + 1, **{k: float(np.mean(v)) for k, v in parts.items()}})
-        best.update(model, epoch + 1, history[-1])
-        bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+
+    def step(index: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = model(bags.inputs(index))
+        return distillation_loss(
+            out.scores, targets.pseudo_labels[index],
+            z_teacher=g_teacher(targets.teacher_hidden[index]).flatten(0, 1),
+            z_student=g_student(out.hidden).flatten(0, 1),
+            anomalous=(targets.teacher_scores[index] >= dcfg.delta).flatten(),
+            alpha=dcfg.alpha, tau=dcfg.tau, use_bce=dcfg.use_bce, use_nce=dcfg.use_nce,
+        )
+
+    best = BestEpoch(validator, cfg.validation.every)
+    history = fit("student", model, [model, g_teacher, g_student], scfg.optim, labels_cpu, step, generator,
+                  device, best, progress)
     selection = best.finish(model, scfg.optim.epochs)
     heads = {"g_teacher": g_teacher.state_dict(), "g_student": g_student.state_dict()}
     return model.eval(), heads, history, selection
