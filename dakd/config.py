@@ -96,6 +96,10 @@ class DistillConfig:
     alpha: float = 7.5
     tau: float = 1.0
     delta: float = 0.9
+    # What is thresholded at delta to split InfoNCE anchors: the teacher's raw scores (the
+    # paper's "Teacher's predictions") or the refined pseudo-labels (min-max puts every
+    # anomalous video's top segments at 1, so anchors exist even for a timid teacher).
+    anchors: str = "teacher_scores"
     projection_hidden: int = 512
     projection_dim: int = 128
 

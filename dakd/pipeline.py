@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,6 +127,12 @@ def run_train_student(cfg: DakdConfig, features: Sequence[PathLike], teacher: Pa
     student_bags = dataclasses.replace(bags, segments={cfg.student.backbone: bags.segments[cfg.student.backbone]})
     validator = make_validator(cfg, shards, [cfg.student.backbone], annotations, device)
     model, heads, history, selection = train_student(cfg, student_bags, targets, device, progress, validator)
+    distill = cfg.student.distill
+    if distill.use_nce and not any(h["nce"] > 0 for h in history):
+        logging.getLogger("dakd").warning(
+            "L_nce never contributed: no training segment had its %s >= delta=%s (InfoNCE needs both "
+            "anomalous and normal anchors in a batch); lower student.distill.delta or set "
+            "student.distill.anchors: pseudo_labels", distill.anchors, distill.delta)
     prov = provenance("train-student", cfg.to_dict(), features=feature_sources(shards), teacher=str(teacher),
                       pseudo_labels=str(pseudo_labels), device=str(device), train_videos=len(bags))
     save_checkpoint(out, model, "student", cfg, cfg.student.model, history, prov, selection, extra_state=heads)

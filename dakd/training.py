@@ -153,7 +153,7 @@ def fit(stage: str, model: AnomalyDetector, modules: list[nn.Module], optim: Opt
         progress: bool) -> list[dict[str, float]]:
     """The epoch loop both stages share: balanced batches of video indices, ``step(index)`` ->
     losses (``loss`` is minimised, every entry is logged), Adagrad over ``modules``, and
-    validation bookkeeping. Returns the per-epoch mean of each loss."""
+    validation bookkeeping. Returns the per-epoch mean of each entry."""
     optimizer = make_optimizer(modules, optim)
     history = []
     for epoch in (bar := tqdm(range(optim.epochs), desc=stage, disable=not progress)):
@@ -166,7 +166,7 @@ def fit(stage: str, model: AnomalyDetector, modules: list[nn.Module], optim: Opt
             losses["loss"].backward()
             optimizer.step()
             for key, value in losses.items():
-                parts.setdefault(key, []).append(value.item())
+                parts.setdefault(key, []).append(value.item())  # ``loss`` and logged diagnostics
         history.append({"epoch": epoch + 1, **{k: float(np.mean(v)) for k, v in parts.items()}})
         best.update(model, epoch + 1, history[-1])
         bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
@@ -201,6 +201,10 @@ def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress:
     return model.eval(), history, selection
 
 
+# student.distill.anchors -> the DistillTargets field thresholded at delta
+ANCHOR_SOURCES = {"teacher_scores": "teacher_scores", "pseudo_labels": "pseudo_labels"}
+
+
 @dataclasses.dataclass
 class DistillTargets:
     """What the frozen teacher provides for every training bag, aligned with the student's bags."""
@@ -227,16 +231,20 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     labels_cpu = bags.labels
     bags = _on_device(bags, device)
     targets = DistillTargets(*(t.to(device) for t in dataclasses.astuple(targets)))
+    if dcfg.anchors not in ANCHOR_SOURCES:
+        raise DakdError(f"student.distill.anchors must be one of {sorted(ANCHOR_SOURCES)}, got {dcfg.anchors!r}")
+    split_by = getattr(targets, ANCHOR_SOURCES[dcfg.anchors])
 
     def step(index: torch.Tensor) -> dict[str, torch.Tensor]:
         out = model(bags.inputs(index))
-        return distillation_loss(
+        anomalous = (split_by[index] >= dcfg.delta).flatten()
+        losses = distillation_loss(
             out.scores, targets.pseudo_labels[index],
             z_teacher=g_teacher(targets.teacher_hidden[index]).flatten(0, 1),
             z_student=g_student(out.hidden).flatten(0, 1),
-            anomalous=(targets.teacher_scores[index] >= dcfg.delta).flatten(),
-            alpha=dcfg.alpha, tau=dcfg.tau, use_bce=dcfg.use_bce, use_nce=dcfg.use_nce,
+            anomalous=anomalous, alpha=dcfg.alpha, tau=dcfg.tau, use_bce=dcfg.use_bce, use_nce=dcfg.use_nce,
         )
+        return {**losses, "anchor_fraction": anomalous.float().mean()}
 
     best = BestEpoch(validator, cfg.validation.every)
     history = fit("student", model, [model, g_teacher, g_student], scfg.optim, labels_cpu, step, generator,

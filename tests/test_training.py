@@ -1,4 +1,5 @@
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 from helpers import small_config
@@ -62,7 +63,7 @@ def test_stage_files_carry_config_and_provenance(synthetic, tmp_path):
                       progress=False)
     student, spayload = load_detector(tmp_path / "student.pt", torch.device("cpu"))
     assert student.backbones == ["clip"] and set(spayload["extra_state"]) == {"g_teacher", "g_student"}
-    assert set(spayload["history"][0]) == {"epoch", "loss", "bce", "nce"}
+    assert set(spayload["history"][0]) == {"epoch", "loss", "bce", "nce", "anchor_fraction"}
 
     report = run_evaluate(cfg, shards, annotations, tmp_path / "student.pt", tmp_path / "auc.json",
                           scores_out=tmp_path / "scores.parquet")
@@ -72,6 +73,33 @@ def test_stage_files_carry_config_and_provenance(synthetic, tmp_path):
     assert (tmp_path / "scores.parquet").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["auc.json", "pl.parquet", "scores.parquet",
                                                           "student.pt", "teacher.pt"]
+
+
+def test_infonce_anchors_from_pseudo_labels_when_the_teacher_never_reaches_delta(synthetic, tmp_path, caplog):
+    _, shards, _ = synthetic
+    cfg = small_config(**{"teacher.optim.epochs": "2", "student.optim.epochs": "2"})
+    run_train_teacher(cfg, shards, tmp_path / "teacher.pt", progress=False)
+    run_pseudo_labels(cfg, shards, tmp_path / "teacher.pt", tmp_path / "pl.parquet")
+    scores = pq.read_table(tmp_path / "pl.parquet").column("teacher_scores").to_pylist()
+    assert max(max(s) for s in scores) < cfg.student.distill.delta  # a 2-epoch teacher is timid
+
+    def student(anchors: str) -> list[dict]:
+        run_train_student(small_config(**{"student.optim.epochs": "2", "student.distill.anchors": anchors}),
+                          shards, tmp_path / "teacher.pt", tmp_path / "pl.parquet", tmp_path / f"{anchors}.pt",
+                          progress=False)
+        return torch.load(tmp_path / f"{anchors}.pt", weights_only=False)["history"]
+
+    with caplog.at_level("WARNING", logger="dakd"):
+        raw = student("teacher_scores")
+    assert all(h["nce"] == 0.0 and h["anchor_fraction"] == 0.0 for h in raw)
+    assert "L_nce never contributed" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dakd"):
+        refined = student("pseudo_labels")
+    assert all(h["nce"] > 0.0 and 0.0 < h["anchor_fraction"] < 1.0 for h in refined)
+    assert "L_nce" not in caplog.text
+    with pytest.raises(DakdError, match="student.distill.anchors must be one of"):
+        student("labels")
 
 
 def test_teacher_with_every_table1_network_trains(synthetic):
