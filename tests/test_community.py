@@ -179,6 +179,20 @@ def test_per_crop_files_are_stacked_on_the_crop_axis(tmp_path, list_all_crops, c
     assert "per_crop" in read_metadata(shards[0])[0]["clip"].weights
 
 
+def test_lists_of_bare_video_names_find_the_per_crop_files(tmp_path):
+    train, _ = _write_per_crop(tmp_path, UCF_TRAIN, 5, False, False, "train")
+    test, _ = _write_per_crop(tmp_path, UCF_TEST, 5, False, False, "test")
+    for split, videos in (("train", UCF_TRAIN), ("test", UCF_TEST)):  # PEL4VAD: Class/Name, no suffix
+        names = [f"{re.match(r'[A-Za-z]+', v).group(0)}/{v}" for v, _ in videos]
+        (tmp_path / f"bare-{split}.list").write_text("\n".join(names))
+    source = FeatureSource("i3d", {"train": tmp_path / "bare-train.list", "test": tmp_path / "bare-test.list"},
+                           tmp_path)
+    got = _shard_arrays(import_features([source], ImportSettings("ucf_crime"), tmp_path / "out", progress=False),
+                        "i3d")
+    for video_id, array in {**train, **test}.items():
+        np.testing.assert_array_equal(got[video_id][1], array)
+
+
 def test_center_crop_files_and_two_backbones_joined_by_video(tmp_path):
     arrays = _write_rtfm(tmp_path)
     center = {}

@@ -137,8 +137,9 @@ def video_id_of(path: Path) -> tuple[str, int | None]:
 
 def resolve(listed: str, list_file: Path, feature_root: Path | None) -> Path:
     """The feature file a list line means: the path itself, or the longest tail of it that
-    exists under ``feature_root``; ``.npy`` is appended when the line omits it."""
-    names = [listed] if listed.endswith(".npy") else [listed + ".npy", listed]
+    exists under ``feature_root``. A line without ``.npy`` (a bare video name, as PEL4VAD's
+    lists have) means ``<name>.npy`` or, for per-crop files, ``<name>__0.npy``."""
+    names = [listed] if listed.endswith(".npy") else [listed + ".npy", listed + "__0.npy", listed]
     for name in names:
         path = Path(name)
         candidates = [path if path.is_absolute() else list_file.parent / path]
