@@ -1,5 +1,5 @@
-"""The paper's tables through the Snakemake DAG on the tiny demo (2 seeds, 2 epochs, trimmed rows),
-and a dataset of imported RTFM-layout features through the main pipeline."""
+"""The paper's tables through the Snakemake DAG on the tiny demo (2 seeds, 2 epochs, trimmed rows;
+see workflow_helpers.reduce_studies), and imported RTFM-layout features through the pipeline."""
 
 import csv
 import json
@@ -17,25 +17,10 @@ STUDIES = ["main", "table1", "table4", "table5", "figure4", "figure5_tau", "figu
            "figure5_delta"]
 
 
-def _reduced(cfg: dict) -> dict:
-    """The shipped studies with fewer rows and seeds, so the whole set runs in a few minutes."""
-    spec = cfg["reproduce"]
-    spec["seeds"] = [0, 1]
-    studies = spec["studies"]
-    studies["table1"]["rows"] = [r for r in studies["table1"]["rows"] if r["label"] in ("MTN (RTFM)", "TAM")]
-    studies["table5"]["rows"] = studies["table5"]["rows"][:1] + studies["table5"]["rows"][-1:]
-    studies["figure4"]["subsets"]["of"] = ["i3d", "clip"]
-    # each sweep's first value and the default, which shares the full model's runs
-    for name, default in (("figure5_tau", 1.0), ("figure5_alpha", 7.5), ("figure5_k", 25), ("figure5_delta", 0.9)):
-        studies[name]["sweep"]["values"] = [studies[name]["sweep"]["values"][0], default]
-    return cfg
-
-
 @pytest.fixture(scope="module")
-def tables_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("reproduce")
-    config = tiny_demo_config(workdir)
-    config.write_text(yaml.safe_dump(_reduced(yaml.safe_load(config.read_text())), sort_keys=False))
+def tables_run(tiny_demo):
+    """Every study on the tiny demo (reduced by workflow_helpers.reduce_studies)."""
+    workdir = tiny_demo
     run = snakemake(workdir, "--cores", "4", "results/demo/tables/all.md", "results/demo/tables/figure5.md",
                     timeout=1800)
     assert run.returncode == 0, run.stderr[-4000:]

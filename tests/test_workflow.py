@@ -10,9 +10,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    tiny_demo_config(workdir)
+def finished_run(tiny_demo):
+    workdir = tiny_demo
     run = snakemake(workdir, "--cores", "2", "results/demo/student_auc.json", "results/demo/plots/student_roc.png",
                     "results/demo/teacher_auc.json")
     assert run.returncode == 0, run.stderr[-4000:]
