@@ -53,6 +53,12 @@ def read_annotations(path: str | os.PathLike) -> dict[str, list[Interval]]:
     return out
 
 
+def mask_intervals(mask: np.ndarray) -> list[Interval]:
+    """[start, end) of each run of nonzero frames: the inverse of :func:`frame_labels`."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (np.asarray(mask) != 0).astype(np.int8), [0]])))
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
+
+
 def frame_labels(intervals: Sequence[Interval], num_frames: int) -> np.ndarray:
     """(num_frames,) uint8 mask with 1 inside the intervals; parts beyond ``num_frames`` are cut."""
     labels = np.zeros(num_frames, dtype=np.uint8)

@@ -266,16 +266,24 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of ``data`` with each ``a.b.c=value`` (value parsed as YAML) set."""
-    data = copy.deepcopy(data)
+    changes = {}
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError(f"override {item!r} is not of the form key.path=value")
+        changes[key] = yaml.safe_load(raw)
+    return set_dotted(data, changes)
+
+
+def set_dotted(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` with each dotted key set (mappings are replaced, not merged)."""
+    data = copy.deepcopy(data)
+    for key, value in changes.items():
         node = data
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(raw)
+        node[leaf] = copy.deepcopy(value)
     return data
 
 

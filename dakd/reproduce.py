@@ -15,18 +15,18 @@ another study has already trained.
 
 from __future__ import annotations
 
-import copy
 import csv
 import itertools
 import json
 import math
 import os
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, DakdConfig, dataset_config
+from .config import ConfigError, DakdConfig, dataset_config, set_dotted
 from .io import atomic_path
 from .provenance import config_digest, provenance
 
@@ -141,18 +141,6 @@ def _row(entry: dict[str, Any], models: tuple[str, ...], context: str) -> Row:
 # ---------------------------------------------------------------- planning
 
 
-def set_dotted(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``data`` with each dotted key set (mappings are replaced, not merged)."""
-    data = copy.deepcopy(data)
-    for key, value in changes.items():
-        node = data
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = copy.deepcopy(value)
-    return data
-
-
 def plan_study(config: dict[str, Any], study: Study, seeds: Sequence[int]) -> list[Run]:
     """Every (row, seed) of ``study`` on ``config`` (a dataset's merged config mapping)."""
     runs = []
@@ -232,15 +220,12 @@ class Cell:
 
     @property
     def mean(self) -> float:
-        return sum(self.values.values()) / len(self.values)
+        return statistics.fmean(self.values.values())
 
     @property
     def std(self) -> float:
         """Sample standard deviation over seeds; NaN with one seed."""
-        n = len(self.values)
-        if n < 2:
-            return math.nan
-        return math.sqrt(sum((v - self.mean) ** 2 for v in self.values.values()) / (n - 1))
+        return statistics.stdev(self.values.values()) if len(self.values) > 1 else math.nan
 
 
 def collect(study: Study, runs: Sequence[Run], runs_root: str | os.PathLike) -> list[Cell]:

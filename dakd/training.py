@@ -201,8 +201,8 @@ def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress:
     return model.eval(), history, selection
 
 
-# student.distill.anchors -> the DistillTargets field thresholded at delta
-ANCHOR_SOURCES = {"teacher_scores": "teacher_scores", "pseudo_labels": "pseudo_labels"}
+# student.distill.anchors: the DistillTargets field thresholded at delta
+ANCHOR_SOURCES = ("teacher_scores", "pseudo_labels")
 
 
 @dataclasses.dataclass
@@ -232,8 +232,8 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     bags = _on_device(bags, device)
     targets = DistillTargets(*(t.to(device) for t in dataclasses.astuple(targets)))
     if dcfg.anchors not in ANCHOR_SOURCES:
-        raise DakdError(f"student.distill.anchors must be one of {sorted(ANCHOR_SOURCES)}, got {dcfg.anchors!r}")
-    split_by = getattr(targets, ANCHOR_SOURCES[dcfg.anchors])
+        raise DakdError(f"student.distill.anchors must be one of {list(ANCHOR_SOURCES)}, got {dcfg.anchors!r}")
+    split_by = getattr(targets, dcfg.anchors)
 
     def step(index: torch.Tensor) -> dict[str, torch.Tensor]:
         out = model(bags.inputs(index))

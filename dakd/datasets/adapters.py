@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..annotations import mask_intervals
 from .base import DatasetError, DatasetIndex, VideoEntry, find_videos, locate, register_dataset, require_file
 
 
@@ -75,22 +76,26 @@ def shanghaitech(root: Path, options: dict[str, Any]) -> DatasetIndex:
             entries.append(VideoEntry(stem, by_stem[stem], split, label, "Anomaly" if label else "Normal"))
             if split == "test":
                 mask = np.load(require_file(mask_dir / f"{stem}.npy")).astype(bool).ravel()
-                intervals[stem] = _runs(mask)
+                intervals[stem] = mask_intervals(mask)
                 if bool(label) != bool(mask.any()):
                     raise DatasetError(f"{mask_dir / f'{stem}.npy'}: frame mask disagrees with label {label} "
                                        f"in {listing}")
     return DatasetIndex(entries, intervals)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of each run of True."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
-
-
 XD_CLASSES = {"A": "Normal", "B1": "Fighting", "B2": "Shooting", "B4": "Riot", "B5": "Abuse",
               "B6": "Car accident", "G": "Explosion"}
 XD_LABEL = re.compile(r"label_([A-Z]\d?)")
+
+
+def xd_label(name: str) -> tuple[int, str] | None:
+    """(label, class) from an XD-Violence name: ``..._label_A`` normal, ``..._label_B1-0-0``
+    violent with the class of the first code; None when the name carries no label."""
+    match = XD_LABEL.search(name)
+    if match is None:
+        return None
+    code = match.group(1)
+    return int(code != "A"), XD_CLASSES.get(code, code)
 
 
 @register_dataset("xd_violence")
@@ -113,13 +118,12 @@ def xd_violence(root: Path, options: dict[str, Any]) -> DatasetIndex:
         if not folder.is_dir():
             raise DatasetError(f"{folder}: {split} video directory not found")
         for name, path in find_videos(folder).items():
-            match = XD_LABEL.search(name)
-            if match is None:
+            found = xd_label(name)
+            if found is None:
                 raise DatasetError(f"{path}: file name carries no XD-Violence label (label_A, label_B1, ...)")
-            code = match.group(1)
-            label = int(code != "A")
+            label, class_name = found
             video_id = Path(name).stem
-            entries.append(VideoEntry(video_id, path, split, label, XD_CLASSES.get(code, code)))
+            entries.append(VideoEntry(video_id, path, split, label, class_name))
             if split == "test":
                 if label and video_id not in spans:
                     raise DatasetError(f"{annotation_file}: no intervals for violent test video {video_id!r}")

@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from ..annotations import Interval, frame_labels, read_annotations, write_annotations
-from ..datasets.adapters import XD_CLASSES, XD_LABEL
+from ..annotations import frame_labels, mask_intervals, read_annotations, write_annotations
+from ..datasets.adapters import XD_CLASSES, xd_label
 from ..errors import DakdError
 from ..io import atomic_path
 from ..provenance import provenance
@@ -82,14 +82,7 @@ def _shanghaitech_label(video_id: str) -> tuple[int, str] | None:
     return None
 
 
-@register_label_rule("xd_violence")
-def _xd_label(video_id: str) -> tuple[int, str] | None:
-    """``..._label_A`` normal; ``..._label_B1-0-0`` violent, class from the first code."""
-    match = XD_LABEL.search(video_id)
-    if match is None:
-        return None
-    code = match.group(1)
-    return int(code != "A"), XD_CLASSES.get(code, code)
+register_label_rule("xd_violence")(xd_label)
 
 
 def label_from_name(kind: str, video_id: str, where: str) -> tuple[int, str]:
@@ -198,7 +191,7 @@ def _csv_rows(list_file: Path) -> list[tuple[int, str, str | None]]:
         reader = csv.DictReader(fh)
         if "path" not in (reader.fieldnames or []):
             raise FeatureImportError(f"{list_file}: CSV list needs a 'path' column (and 'label'), "
-                               f"has {reader.fieldnames}")
+                                     f"has {reader.fieldnames}")
         has_label = "label" in reader.fieldnames
         return [(n, row["path"].strip(), row["label"] if has_label else None)
                 for n, row in enumerate(reader, 2) if row["path"].strip()]
@@ -289,7 +282,7 @@ def split_ground_truth(gt_file: str | os.PathLike, videos: Sequence[tuple[str, i
                     "released feature sets differ on keeping the last snippet when a video's frame count is "
                     "divisible by 16, so use the ground truth made for these very features)")
         raise FeatureImportError(f"{gt_file}: {gt.size} frame labels, but the {len(videos)} test videos cover "
-                           f"{expected} frames at {snippet_len} frames per snippet{hint}")
+                                 f"{expected} frames at {snippet_len} frames per snippet{hint}")
     if not np.isin(gt, (0, 1)).all():
         raise FeatureImportError(f"{gt_file}: frame labels must be 0 or 1")
     out, start = {}, 0
@@ -298,12 +291,6 @@ def split_ground_truth(gt_file: str | os.PathLike, videos: Sequence[tuple[str, i
         out[video_id] = gt[start:end].astype(np.uint8)
         start = end
     return out
-
-
-def label_runs(labels: np.ndarray) -> list[Interval]:
-    """[start, end) of each run of ones."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], labels.astype(np.int8), [0]])))
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
 
 
 # ---------------------------------------------------------------- import
@@ -389,7 +376,7 @@ def import_features(sources: Sequence[FeatureSource], settings: ImportSettings, 
     for source in sources[1:]:
         if list(source.lists) != splits:
             raise FeatureImportError(f"backbone {source.backbone!r} has lists for {list(source.lists)}, "
-                               f"backbone {sources[0].backbone!r} for {splits}")
+                                     f"backbone {sources[0].backbone!r} for {splits}")
     listed = {(s.backbone, split): read_video_list(s.lists[split], settings.kind, s.feature_root, s.layout)
               for s in sources for split in splits}
     order = [(split, v) for split in splits for v in listed[(sources[0].backbone, split)]]
@@ -452,7 +439,7 @@ def import_features(sources: Sequence[FeatureSource], settings: ImportSettings, 
             write_shard(path, rows, infos.values(), prov)
             written.append(path)
     if gt_file is not None:
-        write_annotations(annotations_out, {vid: label_runs(lab) for vid, lab in labels.items()})
+        write_annotations(annotations_out, {vid: mask_intervals(lab) for vid, lab in labels.items()})
     return written
 
 
@@ -465,7 +452,7 @@ def _check_same_videos(sources: Sequence[FeatureSource], splits: Sequence[str],
             if ref != other:
                 missing = sorted(ref - other)[:3] or sorted(other - ref)[:3]
                 raise FeatureImportError(f"{source.lists[split]}: {split} videos differ from {reference.lists[split]} "
-                                   f"({len(ref ^ other)} not in both, e.g. {missing})")
+                                         f"({len(ref ^ other)} not in both, e.g. {missing})")
 
 
 # ---------------------------------------------------------------- export
@@ -479,33 +466,33 @@ def export_features(shards: Sequence[str | os.PathLike], backbone: str, out_dir:
     truth ``gt-test.npy`` (T x snippet_len frames per video, list order). Returns the files written."""
     out_dir = Path(out_dir)
     labels = read_annotations(annotations) if annotations is not None else None
-    listed: dict[str, list[tuple[int, Path, VideoMeta]]] = {}
+    listed: dict[str, list[tuple[Path, VideoMeta]]] = {}
     for shard in shards:
         for video in iter_shard_videos(shard, [backbone]):
             meta = video.meta
             path = out_dir / meta.split / f"{meta.video_id}_{backbone}.npy"
             with atomic_path(path) as tmp, open(tmp, "wb") as fh:
                 np.save(fh, video.features[backbone])
-            listed.setdefault(meta.split, []).append((meta.label, path.resolve(), meta))
+            listed.setdefault(meta.split, []).append((path.resolve(), meta))
     if not listed:
         raise FeatureImportError(f"no videos in {len(shards)} shard(s)")
     lists = {}
     for split, entries in listed.items():
         if split == "train":  # RTFM's loader takes the first block as anomalous; stable sort
-            entries.sort(key=lambda e: -e[0])
+            entries.sort(key=lambda e: -e[1].label)
         list_path = out_dir / f"{backbone}-{split}.list"
         with atomic_path(list_path) as tmp:
-            tmp.write_text("".join(f"{p}\n" for _, p, _ in entries))
+            tmp.write_text("".join(f"{p}\n" for p, _ in entries))
         lists[split] = str(list_path)
     result: dict[str, Any] = {"lists": lists}
     if labels is not None:
         test = listed.get("test")
         if not test:
             raise FeatureImportError("annotations given but the shards hold no test videos")
-        missing = [m.video_id for _, _, m in test if m.video_id not in labels]
+        missing = [m.video_id for _, m in test if m.video_id not in labels]
         if missing:
             raise FeatureImportError(f"{annotations}: no frame labels for test video(s) {missing[:3]}")
-        gt = np.concatenate([frame_labels(labels[m.video_id], m.num_snippets * m.snippet_len) for _, _, m in test])
+        gt = np.concatenate([frame_labels(labels[m.video_id], m.num_snippets * m.snippet_len) for _, m in test])
         gt_path = out_dir / "gt-test.npy"
         with atomic_path(gt_path) as tmp, open(tmp, "wb") as fh:
             np.save(fh, gt.astype(np.float32))

@@ -148,8 +148,7 @@ def write_shard(
 
     # One row group per video, feature lists built zero-copy from each video's array: the
     # writer then encodes a video at a time instead of copying and encoding the whole shard.
-    arrays = [pa.chunked_array([pa.array(columns[f.name][i : i + 1], type=f.type) for i in range(len(videos))],
-                               type=f.type) for f in META_FIELDS]
+    arrays = [pa.array(columns[f.name], type=f.type) for f in META_FIELDS]
     fields = list(META_FIELDS)
     for name in infos:
         arrays.append(pa.chunked_array([_one_row_list(row) for row in flat[name]], type=pa.list_(pa.float32())))
@@ -206,9 +205,10 @@ def read_shard(
         expected_dims: backbone -> dimension the caller's model needs; a mismatch is a
             FeatureStoreError naming the shard.
     """
-    infos, prov, wanted = _check_columns(Path(path), backbones, expected_dims)
-    videos = list(iter_shard_videos(path, wanted, expected_dims))
-    return Shard(path=Path(path), backbones={n: infos[n] for n in wanted}, provenance=prov, videos=videos)
+    path = Path(path)
+    infos, prov, wanted = _check_columns(path, backbones, expected_dims)
+    videos = list(_read_videos(path, infos, wanted))
+    return Shard(path=path, backbones={n: infos[n] for n in wanted}, provenance=prov, videos=videos)
 
 
 def iter_shard_videos(
@@ -220,6 +220,10 @@ def iter_shard_videos(
     by :func:`write_shard`), so a reader holds one video rather than the whole shard."""
     path = Path(path)
     infos, _, wanted = _check_columns(path, backbones, expected_dims)
+    return _read_videos(path, infos, wanted)
+
+
+def _read_videos(path: Path, infos: dict[str, BackboneInfo], wanted: list[str]) -> Iterator[VideoFeatures]:
     columns = [f.name for f in META_FIELDS] + [feature_column(n) for n in wanted]
     parquet = pq.ParquetFile(path, memory_map=True)
     for group in range(parquet.num_row_groups):
