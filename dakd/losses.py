@@ -44,6 +44,11 @@ class FeatureProjector(nn.Module):
         return self.net(h)
 
 
+def can_contrast(anomalous: torch.Tensor) -> bool:
+    """Whether the (M,) anchor split holds both anomalous and normal segments, i.e. L_nce exists."""
+    return bool(anomalous.any()) and not bool(anomalous.all())
+
+
 def info_nce_distillation_loss(z_teacher: torch.Tensor, z_student: torch.Tensor,
                                anomalous: torch.Tensor, tau: float) -> torch.Tensor:
     """Feature-level distillation, Eq. 7.
@@ -60,7 +65,7 @@ def info_nce_distillation_loss(z_teacher: torch.Tensor, z_student: torch.Tensor,
         tau: temperature.
     """
     normal = ~anomalous
-    if not anomalous.any() or not normal.any():
+    if not can_contrast(anomalous):
         return z_student.sum() * 0.0
     zt = F.normalize(z_teacher, dim=-1)
     zs = F.normalize(z_student, dim=-1)
@@ -75,10 +80,13 @@ def info_nce_distillation_loss(z_teacher: torch.Tensor, z_student: torch.Tensor,
 
 
 def distillation_loss(student_scores: torch.Tensor, pseudo_labels: torch.Tensor,
-                      z_teacher: torch.Tensor, z_student: torch.Tensor, anomalous: torch.Tensor,
+                      z_teacher: torch.Tensor | None, z_student: torch.Tensor | None, anomalous: torch.Tensor,
                       alpha: float, tau: float, use_bce: bool = True, use_nce: bool = True,
                       ) -> dict[str, torch.Tensor]:
-    """L_d = L_bce + alpha * tau^2 * L_nce (Eq. 8); returns the total and both parts."""
+    """L_d = L_bce + alpha * tau^2 * L_nce (Eq. 8); returns the total and both parts.
+
+    The embeddings may be ``None`` when ``use_nce`` is off.
+    """
     zero = student_scores.sum() * 0.0
     bce = bce_distillation_loss(student_scores, pseudo_labels) if use_bce else zero
     nce = info_nce_distillation_loss(z_teacher, z_student, anomalous, tau) if use_nce else zero

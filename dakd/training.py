@@ -18,7 +18,7 @@ from .config import DakdConfig, ModelConfig, OptimConfig, section_from_dict
 from .errors import DakdError
 from .features import BagSet
 from .io import atomic_path
-from .losses import FeatureProjector, distillation_loss, mil_ranking_loss
+from .losses import FeatureProjector, can_contrast, distillation_loss, mil_ranking_loss
 from .models import AnomalyDetector
 
 
@@ -238,11 +238,15 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     def step(index: torch.Tensor) -> dict[str, torch.Tensor]:
         out = model(bags.inputs(index))
         anomalous = (split_by[index] >= dcfg.delta).flatten()
+        # A batch without both kinds of anchor has no L_nce: the heads stay out of the graph,
+        # so Adagrad leaves them alone instead of decaying them on zero gradients (which
+        # drives their weights into denormals and makes every later matmul with them slow).
+        contrast = dcfg.use_nce and can_contrast(anomalous)
         losses = distillation_loss(
             out.scores, targets.pseudo_labels[index],
-            z_teacher=g_teacher(targets.teacher_hidden[index]).flatten(0, 1),
-            z_student=g_student(out.hidden).flatten(0, 1),
-            anomalous=anomalous, alpha=dcfg.alpha, tau=dcfg.tau, use_bce=dcfg.use_bce, use_nce=dcfg.use_nce,
+            z_teacher=g_teacher(targets.teacher_hidden[index]).flatten(0, 1) if contrast else None,
+            z_student=g_student(out.hidden).flatten(0, 1) if contrast else None,
+            anomalous=anomalous, alpha=dcfg.alpha, tau=dcfg.tau, use_bce=dcfg.use_bce, use_nce=contrast,
         )
         return {**losses, "anchor_fraction": anomalous.float().mean()}
 
