@@ -27,9 +27,9 @@ def test_relative_bucket_matches_the_papers_gamma():
 
 def _reference(attn: DisentangledAttention, streams: torch.Tensor, terms: AttentionTerms) -> torch.Tensor:
     """The paper's Eq. 4-5 written as explicit loops over streams, heads and positions."""
-    b, t_count, n, d = streams.shape
+    t_count, b, n, d = streams.shape
     hd, heads = attn.head_dim, attn.heads
-    qkv = [streams[:, t] @ attn.qkv_weight[t] + attn.qkv_bias[t] for t in range(t_count)]
+    qkv = [streams[t] @ attn.qkv_weight[t] + attn.qkv_bias[t] for t in range(t_count)]
     q = [x[..., :d] for x in qkv]
     k = [x[..., d : 2 * d] for x in qkv]
     v = [x[..., 2 * d :] for x in qkv]
@@ -71,19 +71,27 @@ def _reference(attn: DisentangledAttention, streams: torch.Tensor, terms: Attent
     AttentionTerms(self_c2c=False, cross_c2c=False, c2p=False),   # p2c only
     AttentionTerms(self_c2c=False, c2p=False, p2c=False),         # cross only
     AttentionTerms(cross_c2c=False, c2p=False, p2c=False),        # self only
+    AttentionTerms(c2p=False, p2c=False),                         # content terms only
+    AttentionTerms(cross_c2c=False),                              # per-stream keys with positions
+    AttentionTerms(self_c2c=False, p2c=False),                    # cross + c2p
 ])
-def test_disentangled_attention_matches_the_equations(terms):
+@pytest.mark.parametrize("num_streams", [3, 1])
+def test_disentangled_attention_matches_the_equations(terms, num_streams):
     torch.manual_seed(0)
-    attn = DisentangledAttention(num_streams=3, width=8, heads=2, max_distance=2, terms=terms).eval()
+    if num_streams == 1 and not (terms.self_c2c or terms.c2p or terms.p2c):
+        with pytest.raises(ValueError, match="a single stream has no cross term"):
+            DisentangledAttention(num_streams, 8, 2, 2, terms)
+        return
+    attn = DisentangledAttention(num_streams=num_streams, width=8, heads=2, max_distance=2, terms=terms).eval()
     with torch.no_grad():
         attn.qkv_bias.normal_()
-        streams = torch.randn(2, 3, 5, 8)
+        streams = torch.randn(num_streams, 2, 5, 8)
         torch.testing.assert_close(attn(streams), _reference(attn, streams, terms), rtol=1e-4, atol=1e-5)
 
 
 def test_terms_change_the_output_and_all_off_is_rejected():
     torch.manual_seed(0)
-    streams = torch.randn(1, 3, 6, 8)
+    streams = torch.randn(3, 1, 6, 8)
     full = DisentangledAttention(3, 8, 2, 3, AttentionTerms())
     no_c2p = DisentangledAttention(3, 8, 2, 3, AttentionTerms(c2p=False))
     no_c2p.load_state_dict(full.state_dict())
@@ -109,7 +117,7 @@ def test_relative_table_is_shared_by_all_streams():
 def test_every_registered_temporal_network_maps_streams_to_one_sequence(name):
     cfg = ModelConfig(width=16, heads=2, ffn_dim=32, max_relative_distance=4)
     net = build_temporal(name, 3, cfg)
-    out = net(torch.randn(2, 3, 32, 16))
+    out = net(torch.randn(3, 2, 32, 16))
     assert out.shape == (2, 32, 16)
     out.sum().backward()
     assert all(p.grad is not None for p in net.parameters() if p.requires_grad)

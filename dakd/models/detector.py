@@ -65,7 +65,7 @@ class AnomalyDetector(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> DetectorOutput:
         """inputs[backbone]: (B, n, d_t) -> scores (B, n) and hidden (B, n, d)."""
-        streams = torch.stack([self.projections[name](inputs[name]) for name in self.input_dims], dim=1)
+        streams = torch.stack([self.projections[name](inputs[name]) for name in self.input_dims])
         hidden = self.temporal(streams)
         return DetectorOutput(scores=self.head(hidden), hidden=hidden)
 

@@ -1,7 +1,7 @@
 """Registry of temporal networks (Table 1): the temporal network is a config value.
 
 Every entry is built as ``build_temporal(name, num_streams, cfg)`` and maps the stacked
-projected streams (B, T, n, d) to one aggregated sequence (B, n, d). ``tam`` aggregates
+projected streams (T, B, n, d) to one aggregated sequence (B, n, d). ``tam`` aggregates
 the streams inside its attention; every other entry first fuses them early
 (concatenate along features, linear back to d) and then runs a single-stream network.
 """
@@ -40,15 +40,15 @@ def available_temporal_networks() -> list[str]:
 
 
 class EarlyFusion(nn.Module):
-    """(B, T, n, d) -> (B, n, d): concatenation and a linear map (identity for T = 1)."""
+    """(T, B, n, d) -> (B, n, d): concatenation and a linear map (identity for T = 1)."""
 
     def __init__(self, num_streams: int, width: int) -> None:
         super().__init__()
         self.proj = nn.Linear(num_streams * width, width) if num_streams > 1 else nn.Identity()
 
     def forward(self, streams: torch.Tensor) -> torch.Tensor:
-        b, t, n, d = streams.shape
-        return self.proj(streams.permute(0, 2, 1, 3).reshape(b, n, t * d))
+        t, b, n, d = streams.shape
+        return self.proj(streams.permute(1, 2, 0, 3).reshape(b, n, t * d))
 
 
 class FusedTemporal(nn.Module):
@@ -64,14 +64,14 @@ class FusedTemporal(nn.Module):
 
 
 class SingleStream(nn.Module):
-    """Adapts a (B, T=1, n, d) module to (B, n, d) input."""
+    """Adapts a (T=1, B, n, d) module to (B, n, d) input."""
 
     def __init__(self, layer: nn.Module) -> None:
         super().__init__()
         self.layer = layer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer(x.unsqueeze(1))
+        return self.layer(x.unsqueeze(0))
 
 
 class Recurrent(nn.Module):
@@ -147,5 +147,5 @@ TEMPORAL_NETWORKS.register("tam")(DisentangledAttentionLayer)
 
 
 def build_temporal(name: str, num_streams: int, cfg: ModelConfig) -> nn.Module:
-    """Build temporal network ``name`` for ``num_streams`` inputs: (B, T, n, d) -> (B, n, d)."""
+    """Build temporal network ``name`` for ``num_streams`` inputs: (T, B, n, d) -> (B, n, d)."""
     return TEMPORAL_NETWORKS.get(name)(num_streams, cfg)
