@@ -150,16 +150,25 @@ def test_student_detector_runs_on_long_sequences_beyond_k():
     assert model({"clip": torch.randn(1, 300, 8)}).scores.shape == (1, 300)
 
 
-def test_dropout_is_inverted_dropout_and_identity_in_eval():
+@pytest.mark.parametrize("p", [0.1, 0.6])
+def test_dropout_is_inverted_dropout_and_identity_in_eval(p):
     from dakd.models.dropout import Dropout
 
     torch.manual_seed(0)
-    drop = Dropout(0.6)
-    x = torch.ones(200_000)
+    drop = Dropout(p)
+    x = torch.ones(400_003, requires_grad=True)  # not a multiple of the four mask entries per draw
     y = drop(x)
-    assert y.unique().tolist() == pytest.approx([0.0, 2.5])
-    assert (y == 0).float().mean().item() == pytest.approx(0.6, abs=0.01)
-    assert y.mean().item() == pytest.approx(1.0, abs=0.02)
+    dropped = (y == 0).float()
+    assert y.unique().tolist() == pytest.approx([0.0, 1 / (1 - p)])
+    assert dropped.mean().item() == pytest.approx(p, abs=4 * (p * (1 - p) / len(x)) ** 0.5)
+    assert y.mean().item() == pytest.approx(1.0, abs=0.01)
+    # Neighbours come from the same 64-bit draw: they must still be independent.
+    for lag in (1, 2, 3, 4):
+        joint = (dropped[:-lag] * dropped[lag:]).mean().item()
+        assert joint == pytest.approx(p * p, abs=0.005)
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(x * mask * scale) / dx = mask * scale
+    assert drop(torch.ones(4, 5, dtype=torch.bfloat16)).dtype == torch.bfloat16
     assert torch.equal(drop.eval()(x), x)
     with pytest.raises(ValueError):
         Dropout(1.0)
