@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pickle
@@ -30,6 +31,24 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise DakdError(f"device {name!r} requested but CUDA is not available")
     return device
+
+
+# optim.precision -> the dtype the forward matmuls run in (None: no autocast)
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def matmul_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype of ``optim.precision``; an unknown name is a one-line error."""
+    if precision not in PRECISIONS:
+        raise DakdError(f"optim.precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision]
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """Mixed precision for a forward pass: matmuls in ``dtype``; a no-op for None (fp32)."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -66,11 +85,15 @@ def balanced_batches(labels: torch.Tensor, normal_per_batch: int, anomalous_per_
 
 
 def make_optimizer(modules: list[Any], optim: OptimConfig) -> torch.optim.Adagrad:
-    """Adagrad over the detector's groups (temporal vs other) plus any extra modules at ``lr_other``."""
+    """Adagrad over the detector's groups (temporal vs other) plus any extra modules at ``lr_other``.
+
+    The fused kernel updates every parameter in one pass (4-5x faster than the default
+    for-each update on CPU, where it was 5 % of a teacher step).
+    """
     detector, *extra = modules
     groups = detector.parameter_groups(optim.lr_temporal, optim.lr_other)
     groups[1]["params"] += [p for m in extra for p in m.parameters()]
-    return torch.optim.Adagrad(groups, weight_decay=optim.weight_decay)
+    return torch.optim.Adagrad(groups, weight_decay=optim.weight_decay, fused=True)
 
 
 def save_checkpoint(path: str | os.PathLike, model: AnomalyDetector, kind: str, cfg: DakdConfig,
@@ -184,13 +207,15 @@ def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress:
     """
     generator = seed_everything(cfg.seed)
     tcfg = cfg.teacher
+    low = matmul_dtype(tcfg.optim.precision)
     dims = {b: bags.segments[b].shape[-1] for b in tcfg.backbones}
     model = AnomalyDetector(dims, tcfg.model).to(device)
     labels_cpu = bags.labels
-    bags = _on_device(bags, device)
+    bags = _on_device(bags, device, low)
 
     def step(index: torch.Tensor) -> dict[str, torch.Tensor]:
-        scores = model(bags.inputs(index)).scores
+        with autocast(device, low):
+            scores = model(bags.inputs(index)).scores.float()
         labels = bags.labels[index]
         return {"loss": mil_ranking_loss(scores[labels == 1], scores[labels == 0],
                                          tcfg.mil.lambda_smooth, tcfg.mil.lambda_sparse)}
@@ -224,28 +249,33 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     """
     generator = seed_everything(cfg.seed)
     scfg, dcfg = cfg.student, cfg.student.distill
+    low = matmul_dtype(scfg.optim.precision)
     model = AnomalyDetector({scfg.backbone: bags.segments[scfg.backbone].shape[-1]}, scfg.model).to(device)
     width_t = targets.teacher_hidden.shape[-1]
     g_teacher = FeatureProjector(width_t, dcfg.projection_hidden, dcfg.projection_dim).to(device)
     g_student = FeatureProjector(scfg.model.width, dcfg.projection_hidden, dcfg.projection_dim).to(device)
     labels_cpu = bags.labels
-    bags = _on_device(bags, device)
-    targets = DistillTargets(*(t.to(device) for t in dataclasses.astuple(targets)))
+    bags = _on_device(bags, device, low)
+    targets = DistillTargets(targets.pseudo_labels.to(device), targets.teacher_scores.to(device),
+                             targets.teacher_hidden.to(device, low))
     if dcfg.anchors not in ANCHOR_SOURCES:
         raise DakdError(f"student.distill.anchors must be one of {list(ANCHOR_SOURCES)}, got {dcfg.anchors!r}")
     split_by = getattr(targets, dcfg.anchors)
 
     def step(index: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = model(bags.inputs(index))
         anomalous = (split_by[index] >= dcfg.delta).flatten()
         # A batch without both kinds of anchor has no L_nce: the heads stay out of the graph,
         # so Adagrad leaves them alone instead of decaying them on zero gradients (which
         # drives their weights into denormals and makes every later matmul with them slow).
         contrast = dcfg.use_nce and can_contrast(anomalous)
+        z_teacher = z_student = None
+        with autocast(device, low):
+            out = model(bags.inputs(index))
+            if contrast:
+                z_teacher = g_teacher(targets.teacher_hidden[index]).flatten(0, 1).float()
+                z_student = g_student(out.hidden).flatten(0, 1).float()
         losses = distillation_loss(
-            out.scores, targets.pseudo_labels[index],
-            z_teacher=g_teacher(targets.teacher_hidden[index]).flatten(0, 1) if contrast else None,
-            z_student=g_student(out.hidden).flatten(0, 1) if contrast else None,
+            out.scores.float(), targets.pseudo_labels[index], z_teacher=z_teacher, z_student=z_student,
             anomalous=anomalous, alpha=dcfg.alpha, tau=dcfg.tau, use_bce=dcfg.use_bce, use_nce=contrast,
         )
         return {**losses, "anchor_fraction": anomalous.float().mean()}
@@ -258,6 +288,8 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     return model.eval(), heads, history, selection
 
 
-def _on_device(bags: BagSet, device: torch.device) -> BagSet:
+def _on_device(bags: BagSet, device: torch.device, dtype: torch.dtype | None = None) -> BagSet:
+    """``bags`` on ``device``; features stored in ``dtype`` when given (casting them once is
+    what autocast would do to them before the first projection on every step)."""
     return BagSet(metas=bags.metas, labels=bags.labels.to(device),
-                  segments={k: v.to(device) for k, v in bags.segments.items()})
+                  segments={k: v.to(device, dtype) for k, v in bags.segments.items()})

@@ -20,9 +20,11 @@ def _run_all(root, shards, annotations, cfg):
     return teacher["auc"], student["auc"]
 
 
-def test_teacher_and_student_find_planted_anomalies(synthetic):
-    root, shards, annotations = synthetic
-    teacher, student = _run_all(root, shards, annotations, small_config())
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_teacher_and_student_find_planted_anomalies(synthetic, precision, tmp_path):
+    _, shards, annotations = synthetic
+    cfg = small_config(**{"teacher.optim.precision": precision, "student.optim.precision": precision})
+    teacher, student = _run_all(tmp_path, shards, annotations, cfg)
     assert teacher >= 0.9, teacher
     assert student >= 0.9, student
 

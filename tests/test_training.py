@@ -34,18 +34,41 @@ def test_device_resolution():
             resolve_device("cuda")
 
 
-def test_teacher_training_is_deterministic_for_a_seed(synthetic):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_teacher_training_is_deterministic_for_a_seed(synthetic, precision):
     _, shards, _ = synthetic
-    cfg = small_config(**{"teacher.optim.epochs": "3"})
+    cfg = small_config(**{"teacher.optim.epochs": "3", "teacher.optim.precision": precision})
     bags = load_bags(shards, cfg.teacher.backbones, "train")
     m1, h1, _ = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
     m2, h2, _ = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
     assert h1 == h2
     for (k, a), (_, b) in zip(m1.state_dict().items(), m2.state_dict().items()):
         assert torch.equal(a, b), k
-    cfg_other = small_config(**{"teacher.optim.epochs": "3", "seed": "1"})
+        assert a.dtype == b.dtype == torch.float32, k  # bf16 is the matmuls' precision, not the weights'
+    cfg_other = small_config(**{"teacher.optim.epochs": "3", "seed": "1", "teacher.optim.precision": precision})
     _, h3, _ = train_teacher(cfg_other, bags, torch.device("cpu"), progress=False)
     assert h3 != h1
+
+
+def test_bf16_training_tracks_fp32_without_matching_it_bit_for_bit(synthetic):
+    """Same seed, so the same batches and dropout masks: only the matmuls' rounding differs."""
+    _, shards, _ = synthetic
+    bags = load_bags(shards, ["i3d", "s3d", "clip"], "train")
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        cfg = small_config(**{"teacher.optim.epochs": "3", "teacher.optim.precision": precision})
+        _, history, _ = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
+        losses[precision] = np.array([h["loss"] for h in history])
+    assert not np.array_equal(losses["fp32"], losses["bf16"])  # autocast did run the matmuls in bf16
+    np.testing.assert_allclose(losses["bf16"], losses["fp32"], rtol=0.02)
+
+
+def test_unknown_precision_is_a_one_line_error(synthetic):
+    _, shards, _ = synthetic
+    cfg = small_config(**{"teacher.optim.precision": "fp16"})
+    bags = load_bags(shards, cfg.teacher.backbones, "train")
+    with pytest.raises(DakdError, match=r"optim.precision must be one of \['fp32', 'bf16'\], got 'fp16'"):
+        train_teacher(cfg, bags, torch.device("cpu"), progress=False)
 
 
 def test_stage_files_carry_config_and_provenance(synthetic, tmp_path):
