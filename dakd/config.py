@@ -59,7 +59,7 @@ class OptimConfig:
     normal_per_batch: int = 30
     anomalous_per_batch: int = 30
     # fp32, or bf16: matmuls in bfloat16 under torch.autocast, while weights, optimizer
-    # state and losses stay float32 (about 2x faster on CPUs with AVX512-BF16 or AMX).
+    # state and losses stay float32 (1.9x faster on an AVX512-BF16 CPU; its matmuls are slower without one).
     precision: str = "fp32"
 
 

@@ -48,6 +48,8 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
     """Mixed precision for a forward pass: matmuls in ``dtype``; a no-op for None (fp32)."""
     if dtype is None:
         return contextlib.nullcontext()
+    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise DakdError(f"optim.precision bf16: {torch.cuda.get_device_name(device)} has no bfloat16 support; use fp32")
     return torch.autocast(device.type, dtype=dtype)
 
 
