@@ -140,11 +140,13 @@ def test_infonce_anchors_from_pseudo_labels_when_the_teacher_never_reaches_delta
         student("labels")
 
 
-def test_teacher_with_every_table1_network_trains(synthetic):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_teacher_with_every_table1_network_trains(synthetic, precision):
     _, shards, _ = synthetic
     bags = load_bags(shards, ["i3d", "s3d", "clip"], "train")
-    for name in ["mtn", "mha", "lstm", "rnn", "gru", "cnn1d", "disentangled"]:
-        cfg = small_config(**{"teacher.optim.epochs": "1", "teacher.model.temporal": name})
+    for name in ["mtn", "mha", "lstm", "rnn", "gru", "cnn1d", "disentangled", "none"]:
+        cfg = small_config(**{"teacher.optim.epochs": "1", "teacher.model.temporal": name,
+                              "teacher.optim.precision": precision})
         _, history, _ = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
         assert np.isfinite(history[0]["loss"])
 
