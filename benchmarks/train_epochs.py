@@ -100,8 +100,8 @@ def main() -> None:
     student_s = student["pseudo_labels"]["epoch_s"]
 
     result = {
-        "machine": {"platform": platform.platform(), "processor": cpu_model(),
-                    "cpu_bf16": cpu_bf16_flags(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "machine": {"platform": platform.platform(), **cpu_info(), "cpus": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(),
                     "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"},
         "code_version": code_version(),
         "precision": args.precision, "overrides": args.overrides,
@@ -117,23 +117,20 @@ def main() -> None:
         write_json(args.out, result)
 
 
-def _cpuinfo() -> list[str]:
+def cpu_info() -> dict[str, Any]:
+    """The CPU model (``processor``) and the features that make bf16 matmuls fast
+    (``cpu_bf16``: AVX512-BF16, AMX), from the first processor in /proc/cpuinfo."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as fh:
-            return fh.read().splitlines()
+            for line in fh:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
-        return []
-
-
-def cpu_model() -> str:
-    names = [line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")]
-    return names[0] if names else platform.processor() or platform.machine()
-
-
-def cpu_bf16_flags() -> list[str]:
-    """The CPU features that make bf16 matmuls fast (AVX512-BF16, AMX), as /proc/cpuinfo lists them."""
-    flags = next((line.split(":", 1)[1].split() for line in _cpuinfo() if line.startswith("flags")), [])
-    return sorted(f for f in flags if f in ("avx512_bf16", "amx_bf16", "amx_tile"))
+        pass
+    flags = fields.get("flags", "").split()
+    return {"processor": fields.get("model name") or platform.processor() or platform.machine(),
+            "cpu_bf16": sorted(f for f in flags if f in ("avx512_bf16", "amx_bf16", "amx_tile"))}
 
 
 def _sync(device: torch.device) -> None:

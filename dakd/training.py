@@ -37,19 +37,21 @@ def resolve_device(name: str) -> torch.device:
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
 
 
-def matmul_dtype(precision: str) -> torch.dtype | None:
-    """The autocast dtype of ``optim.precision``; an unknown name is a one-line error."""
+def matmul_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of ``optim.precision`` on ``device``, checked once per stage: an
+    unknown name, or bf16 on a GPU without bfloat16, is a one-line error."""
     if precision not in PRECISIONS:
         raise DakdError(f"optim.precision must be one of {list(PRECISIONS)}, got {precision!r}")
-    return PRECISIONS[precision]
+    dtype = PRECISIONS[precision]
+    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise DakdError(f"optim.precision bf16: {torch.cuda.get_device_name(device)} has no bfloat16 support; use fp32")
+    return dtype
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
     """Mixed precision for a forward pass: matmuls in ``dtype``; a no-op for None (fp32)."""
     if dtype is None:
         return contextlib.nullcontext()
-    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        raise DakdError(f"optim.precision bf16: {torch.cuda.get_device_name(device)} has no bfloat16 support; use fp32")
     return torch.autocast(device.type, dtype=dtype)
 
 
@@ -209,7 +211,7 @@ def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress:
     """
     generator = seed_everything(cfg.seed)
     tcfg = cfg.teacher
-    low = matmul_dtype(tcfg.optim.precision)
+    low = matmul_dtype(tcfg.optim.precision, device)
     dims = {b: bags.segments[b].shape[-1] for b in tcfg.backbones}
     model = AnomalyDetector(dims, tcfg.model).to(device)
     labels_cpu = bags.labels
@@ -251,7 +253,7 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     """
     generator = seed_everything(cfg.seed)
     scfg, dcfg = cfg.student, cfg.student.distill
-    low = matmul_dtype(scfg.optim.precision)
+    low = matmul_dtype(scfg.optim.precision, device)
     model = AnomalyDetector({scfg.backbone: bags.segments[scfg.backbone].shape[-1]}, scfg.model).to(device)
     width_t = targets.teacher_hidden.shape[-1]
     g_teacher = FeatureProjector(width_t, dcfg.projection_hidden, dcfg.projection_dim).to(device)

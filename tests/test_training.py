@@ -7,7 +7,7 @@ from helpers import small_config
 from dakd.errors import DakdError
 from dakd.features import load_bags
 from dakd.pipeline import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
-from dakd.training import autocast, balanced_batches, load_detector, resolve_device, train_teacher
+from dakd.training import balanced_batches, load_detector, matmul_dtype, resolve_device, train_teacher
 
 
 def test_balanced_batches_are_balanced_and_cover_the_larger_class():
@@ -67,7 +67,7 @@ def test_bf16_on_a_gpu_without_bfloat16_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla V100-SXM2-16GB")
     with pytest.raises(DakdError, match="Tesla V100-SXM2-16GB has no bfloat16 support; use fp32"):
-        autocast(torch.device("cuda"), torch.bfloat16)
+        matmul_dtype("bf16", torch.device("cuda"))
 
 
 def test_unknown_precision_is_a_one_line_error(synthetic):
