@@ -12,10 +12,14 @@ extraction fingerprint is skipped, so a killed run resumes where it stopped.
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
 import multiprocessing as mp
 import os
 import queue
+import signal
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -32,6 +36,7 @@ from .config import ExtractConfig
 from .errors import DakdError
 from .features import BackboneInfo, VideoFeatures, VideoMeta, read_metadata, write_shard
 from .features.store import FeatureStoreError
+from .ids import BASE_SPLITS, check_split, check_video_id
 from .io import write_json
 from .provenance import config_digest, provenance
 
@@ -47,29 +52,88 @@ class VideoTask:
     class_name: str
 
 
-def read_manifest(path: str | os.PathLike) -> list[VideoTask]:
+def read_manifest(path: str | os.PathLike, splits: Sequence[str] = BASE_SPLITS) -> list[VideoTask]:
     """Videos to extract, from a CSV with columns video_id, path, split, label, class_name.
 
-    Relative video paths are taken relative to the manifest's directory.
+    Relative video paths are taken relative to the manifest's directory. Columns are found
+    by name (others are ignored); a byte-order mark (Excel's "CSV UTF-8") is skipped. Every
+    problem is a one-line :class:`DakdError` naming the line: a row with the wrong number of
+    cells, an unsafe video id (``dakd.ids.check_video_id``), a split not in ``splits``, a
+    label other than 0 or 1, an empty path or class name, and a video id or a video file
+    listed twice. A manifest without rows is an error too.
     """
     path = Path(path)
     if not path.is_file():
         raise DakdError(f"{path}: video manifest not found")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            return _read_manifest_rows(path, csv.reader(fh), tuple(splits))
+    except UnicodeDecodeError:
+        data = path.read_bytes()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:  # again on the whole file, for a position in it
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise DakdError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the "
+                            f"manifest as CSV UTF-8") from None
+        raise DakdError(f"{path}: not UTF-8 text; save the manifest as CSV UTF-8") from None  # changed meanwhile
+    except OSError as exc:
+        raise DakdError(f"{path}: cannot read the video manifest ({exc.strerror or type(exc).__name__})") from None
+
+
+def _read_manifest_rows(path: Path, reader, splits: tuple[str, ...]) -> list[VideoTask]:
+    line = 1  # where the current record starts (a quoted cell may span lines)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DakdError(f"{path}: empty manifest (expected a header row {', '.join(MANIFEST_COLUMNS)})")
+        header = [name.strip() for name in header]
+        for i, name in enumerate(header):
+            if name in MANIFEST_COLUMNS and name in header[:i]:
+                raise DakdError(f"{path}:1: column {name!r} appears twice in the header")
+        missing = [c for c in MANIFEST_COLUMNS if c not in header]
         if missing:
             raise DakdError(f"{path}: manifest lacks column(s) {missing}")
-        tasks, seen = [], set()
-        for line, row in enumerate(reader, start=2):
-            if row["video_id"] in seen:
-                raise DakdError(f"{path}:{line}: duplicate video_id {row['video_id']!r}")
-            if row["label"] not in ("0", "1"):
-                raise DakdError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
-            seen.add(row["video_id"])
-            video = Path(row["path"])
-            tasks.append(VideoTask(row["video_id"], str(video if video.is_absolute() else path.parent / video),
-                                   row["split"], int(row["label"]), row["class_name"]))
+        index = {name: header.index(name) for name in MANIFEST_COLUMNS}
+        expected = f"{len(header)} ({', '.join(n if n.isprintable() else repr(n) for n in header)})"
+        tasks: list[VideoTask] = []
+        ids: dict[str, int] = {}
+        files: dict[str, tuple[int, str]] = {}
+        line = reader.line_num + 1
+        for row in reader:
+            if not row:  # a blank line
+                line = reader.line_num + 1
+                continue
+            where = f"{path}:{line}"
+            if len(row) != len(header):
+                raise DakdError(f"{where}: {len(row)} column{'s' if len(row) != 1 else ''}, expected {expected}")
+            cell = {name: row[i] for name, i in index.items()}
+            for name in ("path", "class_name"):
+                if not cell[name].strip():
+                    raise DakdError(f"{where}: empty {name} (column {index[name] + 1})")
+            video_id = check_video_id(cell["video_id"], where)
+            if video_id in ids:
+                raise DakdError(f"{where}: duplicate video_id {video_id!r} (first on line {ids[video_id]})")
+            split = check_split(cell["split"], where, splits)
+            if cell["label"] not in ("0", "1"):
+                raise DakdError(f"{where}: label must be 0 or 1, got {cell['label']!r}")
+            if "\0" in cell["path"]:
+                raise DakdError(f"{where}: path {cell['path']!r} contains a NUL character")
+            video = Path(cell["path"])
+            video = video if video.is_absolute() else path.parent / video
+            key = os.path.normcase(os.path.realpath(video))
+            if key in files:
+                first, other = files[key]
+                raise DakdError(f"{where}: video {cell['path']!r} (video_id {video_id!r}) is already listed on "
+                                f"line {first} as video_id {other!r}")
+            ids[video_id] = line
+            files[key] = (line, video_id)
+            tasks.append(VideoTask(video_id, str(video), split, int(cell["label"]), cell["class_name"]))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise DakdError(f"{path}:{line}: not a well-formed CSV row ({exc})") from None
+    if not tasks:
+        raise DakdError(f"{path}: manifest lists no videos (a header and no rows)")
     return tasks
 
 
@@ -87,11 +151,39 @@ def extraction_fingerprint(cfg: ExtractConfig, backbones: dict[str, Backbone]) -
 # ---------------------------------------------------------------- decode workers
 
 
-def _decode_worker(worker_id: int, tasks: mp.Queue, results: mp.Queue, cfg: dict[str, Any], max_videos: int) -> None:
+PARENT_POLL_S = 0.5
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker process soon after ``parent`` dies, whatever its main thread is blocked on.
+
+    Without this, a worker blocked on a full result queue (or inside decord) outlives a
+    SIGKILLed parent forever. On Linux the kernel sends SIGKILL when the parent goes
+    (PR_SET_PDEATHSIG; strictly, when the parent *thread* that started the worker ends:
+    DecodePool's workers are started by the thread that iterates its events). Everywhere,
+    a daemon thread polls the parent pid and calls ``os._exit``.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:  # also catches a parent that died before prctl
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dakd-parent-watchdog", daemon=True).start()
+
+
+def _decode_worker(worker_id: int, tasks: mp.Queue, results: mp.Queue, cfg: dict[str, Any], max_videos: int,
+                   parent: int) -> None:
     from .video import VideoDecoder
 
+    _die_with_parent(parent)
     torch.set_num_threads(1)
-    parent = os.getppid()
     for _ in range(max_videos):
         item = _next_task(tasks, parent)
         if item is None:
@@ -152,7 +244,8 @@ class DecodePool:
         decode = {k: getattr(self.cfg, k) for k in ("snippet_len", "snippet_stride", "decode_short_side",
                                                    "batch_snippets")}
         proc = self.ctx.Process(target=_decode_worker, daemon=True,
-                                args=(self.next_id, self.tasks, self.results, decode, self.cfg.videos_per_worker))
+                                args=(self.next_id, self.tasks, self.results, decode, self.cfg.videos_per_worker,
+                                      os.getpid()))
         proc.start()
         self.workers[self.next_id] = proc
         self.next_id += 1
@@ -364,12 +457,15 @@ def build_backbones(cfg: ExtractConfig, device: torch.device, seed: int = 0) -> 
 
 
 def run_extract(cfg: ExtractConfig, manifest: str | os.PathLike, out_dir: str | os.PathLike, device: torch.device,
-                shards: Sequence[int] | None = None, progress: bool = True, seed: int = 0) -> list[dict[str, str]]:
+                shards: Sequence[int] | None = None, progress: bool = True, seed: int = 0,
+                splits: Sequence[str] = BASE_SPLITS) -> list[dict[str, str]]:
     """Extract the given shard numbers (all when None) of ``manifest`` into ``out_dir``.
 
-    Backbones and checkpoints are checked before any video is decoded. Returns all failures.
+    ``splits`` are the split names the manifest may use (``dakd.ids.allowed_splits`` of the
+    configured validation split). Backbones and checkpoints are checked before any video is
+    decoded. Returns all failures.
     """
-    tasks = read_manifest(manifest)
+    tasks = read_manifest(manifest, splits)
     groups = shard_tasks(tasks, cfg.shard_size)
     wanted = range(len(groups)) if shards is None else shards
     for number in wanted:

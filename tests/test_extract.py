@@ -152,3 +152,64 @@ def test_bf16_is_measured_against_fp32_and_only_used_on_cuda():
     assert cuda.record("s3d")["bf16_relative_error"] == pytest.approx(error)
     with pytest.raises(DakdError, match="unknown extraction precision 'fp8'"):
         Precision("fp8", torch.device("cpu"))
+
+
+def test_manifest_splits_come_from_the_caller(tmp_path):
+    (tmp_path / "m.csv").write_text("video_id,path,split,label,class_name\nv,v.mp4,val,0,Normal\n")
+    cfg = extract_config()
+    with pytest.raises(DakdError, match=r"m.csv:2: unknown split 'val' \(allowed: train, test;"):
+        run_extract(cfg.extract, tmp_path / "m.csv", tmp_path / "out", torch.device("cpu"), progress=False)
+    # accepted with the validation split: the run gets as far as the shard numbers
+    with pytest.raises(DakdError, match="shard 3 out of range"):
+        run_extract(cfg.extract, tmp_path / "m.csv", tmp_path / "out", torch.device("cpu"), shards=[3],
+                    progress=False, splits=("train", "test", "val"))
+
+
+POOL_THEN_WAIT = """
+import sys, time, types
+from dakd.extract import DecodePool
+cfg = types.SimpleNamespace(num_workers=2, snippet_len=4, snippet_stride=4, decode_short_side=None,
+                            batch_snippets=1, videos_per_worker=4, video_timeout_s=600)
+pool = DecodePool([sys.argv[1]] * 4, cfg)
+deadline = time.monotonic() + 120
+while not pool.results.full() and time.monotonic() < deadline:
+    time.sleep(0.1)
+time.sleep(2)  # the workers now block in results.put
+print(" ".join(str(p.pid) for p in pool.workers.values()), flush=True)
+time.sleep(600)
+"""
+
+
+def _running(pid):
+    """True while ``pid`` exists and is not a zombie (an orphan may wait for a reaper)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
+def test_decode_workers_die_with_their_parent(tmp_path):
+    """A worker blocked on a full result queue must not outlive a SIGKILLed parent."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_video(tmp_path / "long.mp4", 200)
+    parent = subprocess.Popen([sys.executable, "-c", POOL_THEN_WAIT, str(tmp_path / "long.mp4")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 2 and all(_running(p) for p in pids)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = [p for p in pids if _running(p)]
+    for pid in alive:  # do not leave them behind when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"decode workers {alive} outlived their parent"

@@ -79,3 +79,156 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(DecodeError, match="truncated.mp4"):
         list(VideoDecoder(bad).batches(4))
+
+
+# ---------------------------------------------------------------- rotation and odd files
+
+
+def write_frames(path, frames, rotation_ccw=None, fps=25):
+    """Lossless H.264 (yuv444p) of uint8 (H, W, 3) ``frames``; ``rotation_ccw`` sets the display
+    matrix through PyAV (counter-clockwise degrees, as ``VideoFrame.rotation`` reads it back)."""
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv444p"
+        stream.options = {"bf": "2", "qp": "0"}
+        if rotation_ccw is not None:
+            if not hasattr(stream, "set_display_rotation"):
+                pytest.skip("this PyAV cannot write a display matrix (needs PyAV >= 15)")
+            stream.set_display_rotation(rotation_ccw)
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def gradient_frames(num_frames, width, height):
+    """Grey frames whose level rises 2:3 along x:y (no symmetry survives a wrong turn or a
+    transpose) and by 4 per frame (tells the frames apart)."""
+    y, x = np.mgrid[0:height, 0:width]
+    return [np.repeat(((2 * x + 3 * y) // 2 + 4 * i).astype(np.uint8)[..., None], 3, axis=2)
+            for i in range(num_frames)]
+
+
+def decoded_frames(decoder, batch_snippets=2):
+    """Every frame of the video, in order, from the decoder's snippets."""
+    batches = list(decoder.batches(batch_snippets))
+    frames = np.concatenate([f for _, f in batches]).reshape(-1, decoder.height, decoder.width, 3)
+    order = decoder.plan.frames.reshape(-1)
+    return np.stack([frames[np.flatnonzero(order == i)[0]] for i in range(decoder.info.num_frames)])
+
+
+@pytest.mark.parametrize("ccw, clockwise", [(90, 270), (-90, 90), (180, 180), (0, 0)])
+def test_rotated_video_decodes_upright(tmp_path, ccw, clockwise):
+    """A player turns the stored picture by the display matrix; so does the decoder."""
+    import av
+
+    stored = gradient_frames(20, 64, 40)
+    path = tmp_path / f"rot{ccw}.mp4"
+    write_frames(path, stored, rotation_ccw=ccw)
+    with av.open(str(path)) as container:  # the matrix is in the file as FFmpeg reads it
+        assert next(container.decode(video=0)).rotation == (ccw if ccw != 180 else -180)
+    shown = np.stack([np.rot90(f, k=ccw // 90) for f in stored])  # np.rot90 turns counter-clockwise
+    decoder = VideoDecoder(path, length=8, short_side=None)
+    assert decoder.info.rotation == clockwise and decoder.info.num_frames == 20
+    assert (decoder.info.width, decoder.info.height) == (shown.shape[2], shown.shape[1])
+    frames = decoded_frames(decoder)
+    assert frames.shape == shown.shape
+    assert np.abs(frames.astype(int) - shown).max() <= 3
+
+    # the resize to short_side applies to the displayed size
+    small = VideoDecoder(path, length=8, short_side=20)
+    expected_size = (20, 32) if clockwise in (90, 270) else (32, 20)
+    assert (small.width, small.height) == expected_size
+    halved = shown.reshape(20, shown.shape[1] // 2, 2, shown.shape[2] // 2, 2, 3).mean(axis=(2, 4))
+    assert np.abs(decoded_frames(small).astype(float) - halved).mean() < 3
+
+
+def test_rotation_convention_matches_a_clockwise_turn(tmp_path):
+    """A 90-degree clockwise display turn moves the stored top-left corner to the top right."""
+    stored = [np.zeros((40, 64, 3), np.uint8) for _ in range(3)]
+    for frame in stored:
+        frame[:8, :16] = 255
+    path = tmp_path / "cw.mp4"
+    write_frames(path, stored, rotation_ccw=-90)
+    decoder = VideoDecoder(path, length=4, short_side=None)
+    assert decoder.info.rotation == 90
+    bright = np.argwhere(decoded_frames(decoder)[0, :, :, 0] > 128)
+    assert bright.min(axis=0).tolist() == [0, 32] and bright.max(axis=0).tolist() == [15, 39]
+
+
+@pytest.mark.parametrize("width, height, ccw", [(64, 48, 90), (48, 36, None), (72, 40, None)])
+def test_widths_decord_misshapes_decode(tmp_path, width, height, ccw):
+    """decord 0.6 returns 48- or 72-pixel-wide frames with 4 'channels' and then fails as if
+    the file were truncated; a 64x48 phone video turned upright is 48 wide."""
+    stored = gradient_frames(12, width, height)
+    path = tmp_path / "narrow.mp4"
+    write_frames(path, stored, rotation_ccw=ccw)
+    shown = np.stack([np.rot90(f, k=(ccw or 0) // 90) for f in stored])
+    decoder = VideoDecoder(path, length=8, short_side=None)
+    frames = decoded_frames(decoder)
+    assert frames.shape == shown.shape and decoder.info.num_frames == 12
+    assert np.abs(frames.astype(int) - shown).mean() < 1.5 and np.abs(frames.astype(int) - shown).max() <= 8
+
+
+def test_decord_width_check():
+    from dakd.video.decode import decode_width, decord_width_is_safe
+
+    assert not any(decord_width_is_safe(w) for w in (16, 24, 32, 48, 72, 96, 144))  # 32, 96, 144: AVX-512
+    assert all(decord_width_is_safe(w) for w in (40, 53, 64, 128, 256, *range(192, 2000)))
+    for width in range(1, 192):
+        decoded, factor = decode_width(width)
+        assert decoded == width * factor and decord_width_is_safe(decoded)
+
+
+def write_audio(path, codec="aac", seconds=1, rate=16000):
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        samples = np.sin(np.arange(seconds * rate) / 10.0).astype(np.float32)[None, :] * 0.1
+        for i in range(0, samples.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, i : i + 1024]), format="fltp",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = rate, i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.mark.parametrize("name", ["song.m4a", "audio.mp4"])
+def test_audio_only_file_is_a_clear_error(tmp_path, name):
+    path = tmp_path / name
+    write_audio(path)
+    with pytest.raises(DecodeError) as info:
+        VideoDecoder(path)
+    assert str(info.value) == f"{path}: no video stream (audio only?)"
+
+
+def test_audio_only_is_recognised_from_decord_too(tmp_path, monkeypatch):
+    """Where PyAV cannot open a file, decord's 'cannot find video stream' check says the same."""
+    from dakd.video import decode
+
+    path = tmp_path / "song.m4a"
+    write_audio(path)
+    monkeypatch.setattr(decode, "_probe_container", lambda path: None)
+    with pytest.raises(DecodeError) as info:
+        probe_video(path)
+    assert str(info.value) == f"{path}: no video stream (audio only?)"
+
+
+def test_a_turn_decord_did_not_apply_is_an_error(tmp_path, monkeypatch):
+    """Should decord ever leave a quarter-turned picture sideways, the video fails clearly."""
+    from dakd.video import decode
+
+    path = tmp_path / "plain.mp4"
+    write_video(path, 3, width=64, height=40)
+    monkeypatch.setattr(decode, "_probe_container", lambda path: (90, (64, 40)))
+    with pytest.raises(DecodeError, match="plain.mp4: the 64x40 picture is shown turned 90 degrees but decord "
+                                          "decodes it unturned"):
+        probe_video(path)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..annotations import Interval, write_annotations
 from ..errors import DakdError
+from ..ids import check_split, check_video_id
 from ..io import atomic_path
 from ..registry import Registry
 
@@ -35,8 +36,12 @@ class VideoEntry:
 
 @dataclass
 class DatasetIndex:
+    """A dataset's videos, the anomalous frame intervals of its test videos, and for videos
+    labelled frame by frame (ShanghaiTech masks) how many frames the labels cover."""
+
     videos: list[VideoEntry]
     intervals: dict[str, list[Interval]] = field(default_factory=dict)
+    num_frames: dict[str, int] = field(default_factory=dict)
 
 
 Adapter = Callable[[Path, dict[str, Any]], DatasetIndex]
@@ -54,7 +59,23 @@ def index_dataset(kind: str, root: str | os.PathLike, options: dict[str, Any] | 
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset directory not found")
-    return adapter(root, dict(options or {}))
+    return check_index(adapter(root, dict(options or {})), root)
+
+
+def check_index(index: DatasetIndex, root: Path) -> DatasetIndex:
+    """Ids are safe file names, splits are train/test, and no video is listed twice, within a
+    split or across splits (a video in both lists would be trained and tested on)."""
+    seen: dict[str, VideoEntry] = {}
+    for video in index.videos:
+        check_video_id(video.video_id, f"{root}: {video.split} list")
+        check_split(video.split, f"{root}: video {video.video_id!r}")
+        if video.video_id in seen:
+            first = seen[video.video_id]
+            where = (f"twice in the {first.split} list" if first.split == video.split
+                     else "in both the train and the test list")
+            raise DatasetError(f"{root}: video {video.video_id!r} is listed {where}")
+        seen[video.video_id] = video
+    return index
 
 
 def require_file(path: Path) -> Path:
@@ -64,11 +85,28 @@ def require_file(path: Path) -> Path:
 
 
 def find_videos(root: Path, extensions: Iterable[str] = (".mp4", ".avi", ".mkv", ".mov", ".webm")) -> dict[str, Path]:
-    """Every video file under ``root`` by file name (layouts differ between downloads)."""
+    """Every video file under ``root`` by file name (layouts differ between downloads).
+
+    Symlinked folders are followed (datasets are often assembled from links to shared
+    storage); each real directory is searched once, so a link back to an ancestor cannot
+    loop. When a name occurs twice, the first path in sorted order wins.
+    """
     found: dict[str, Path] = {}
     wanted = {e.lower() for e in extensions}
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in wanted and path.is_file():
+    candidates = []
+    visited = {os.path.realpath(root)}
+    for folder, dirnames, filenames in os.walk(root, followlinks=True):
+        # prune in place: skip directories already reached by another path (links, loops)
+        keep = []
+        for name in sorted(dirnames):
+            real = os.path.realpath(os.path.join(folder, name))
+            if real not in visited:
+                visited.add(real)
+                keep.append(name)
+        dirnames[:] = keep
+        candidates += [Path(folder) / name for name in filenames if os.path.splitext(name)[1].lower() in wanted]
+    for path in sorted(candidates):
+        if path.is_file():
             found.setdefault(path.name, path)
     return found
 
@@ -86,4 +124,4 @@ def write_index(index: DatasetIndex, manifest: str | os.PathLike, annotations: s
         writer.writerow(["video_id", "path", "split", "label", "class_name"])
         for v in index.videos:
             writer.writerow([v.video_id, str(Path(v.path).resolve()), v.split, v.label, v.class_name])
-    write_annotations(annotations, index.intervals)
+    write_annotations(annotations, index.intervals, index.num_frames)
