@@ -3,7 +3,9 @@
 Protocol (RTFM / UR-DMU / VadCLIP): every test video is scored, each snippet score is
 repeated over the frames of its snippet, frame labels are built to the length the
 snippets actually cover, and all videos are concatenated before scikit-learn computes
-the metrics. UCF-Crime's per-class AUC uses the frames of that class's test videos only.
+the metrics. The AUC within anomalous videos (UCF-Crime's per-class AUC of Figure 6, and
+for a one-class set such as ShanghaiTech the "abnormal-video AUC") uses the frames of the
+anomalous test videos only, of one class or of all.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .annotations import AnnotationError, Interval, frame_labels
+from .annotations import AnnotationError, Interval, check_fits_video, frame_labels
 from .config import EvaluateConfig
 from .features import SnippetVideo, VideoMeta, segment_pool, segment_ranges
 from .models import AnomalyDetector
@@ -70,23 +72,52 @@ def snippet_to_frames(snippet_scores: np.ndarray, meta: VideoMeta) -> np.ndarray
     return snippet_scores[np.minimum(frames // meta.snippet_stride, len(snippet_scores) - 1)]
 
 
-def score_videos(model: AnomalyDetector, videos: Sequence[SnippetVideo], annotations: Mapping[str, list[Interval]],
-                 cfg: EvaluateConfig, num_segments: int, device: torch.device) -> list[VideoScores]:
+def match_annotations(videos: Sequence[SnippetVideo], table: Mapping[str, tuple[list[Interval], int | None]],
+                      where: str) -> dict[str, list[Interval]]:
+    """The intervals of each video, checked against what the shards know of it.
+
+    Every anomalous video needs an anomalous interval and a normal one may have none
+    (a missing normal video is all-normal); per-frame labels must cover exactly the
+    decoded frames, and intervals must lie in the video (up to one snippet past its end,
+    which is cut). Anything else is an AnnotationError naming the video: labels that
+    belong to another video or another decode would otherwise give a wrong AUC silently.
+    """
+    out = {}
+    for video in videos:
+        meta = video.meta
+        intervals, labelled = table.get(meta.video_id, ([], None))
+        if meta.label == 1 and meta.video_id not in table:
+            raise AnnotationError(f"{where}: no frame annotation for anomalous {meta.split} video {meta.video_id!r}")
+        check_fits_video(intervals, labelled, meta.video_id, meta.num_frames, meta.snippet_len, where)
+        has_anomaly = any(min(end, meta.num_frames) > start for start, end in intervals)
+        if meta.label == 1 and not has_anomaly:
+            raise AnnotationError(f"{where}: anomalous {meta.split} video {meta.video_id!r} has no anomalous frame")
+        if meta.label == 0 and has_anomaly:
+            raise AnnotationError(f"{where}: normal {meta.split} video {meta.video_id!r} has anomalous frames "
+                                  f"{intervals[:3]}")
+        out[meta.video_id] = list(intervals)
+    return out
+
+
+def score_videos(model: AnomalyDetector, videos: Sequence[SnippetVideo],
+                 annotations: Mapping[str, tuple[list[Interval], int | None]], cfg: EvaluateConfig,
+                 num_segments: int, device: torch.device, where: str = "annotations") -> list[VideoScores]:
     """Score every video and align it with its frame labels.
 
-    Anomalous videos must have annotations; normal videos without an entry are all-normal.
+    ``annotations`` is the table :func:`dakd.annotations.read_annotation_table` returns
+    (read from ``where``); every video is checked against it before any is scored
+    (:func:`match_annotations`).
     """
+    intervals = match_annotations(videos, annotations, where)
     results = []
     for video in videos:
         meta = video.meta
-        if meta.label == 1 and meta.video_id not in annotations:
-            raise AnnotationError(f"no frame annotation for anomalous test video {meta.video_id!r}")
         snippet_scores = score_video(model, video, cfg, num_segments, device)
         results.append(VideoScores(
             meta=meta,
             snippet_scores=snippet_scores,
             frame_scores=snippet_to_frames(snippet_scores, meta),
-            frame_labels=frame_labels(annotations.get(meta.video_id, []), meta.covered_frames),
+            frame_labels=frame_labels(intervals[meta.video_id], meta.covered_frames),
         ))
     return results
 
@@ -102,22 +133,32 @@ def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
 
 
 def frame_metrics(results: Sequence[VideoScores]) -> dict[str, Any]:
-    """AUC and AP over all frames concatenated, per-class AUC, and counts."""
+    """AUC and AP over all frames concatenated, the AUC within anomalous videos (all of them
+    and per class), and counts."""
     labels = np.concatenate([r.frame_labels for r in results])
     scores = np.concatenate([r.frame_scores for r in results])
     by_class: dict[str, list[VideoScores]] = defaultdict(list)
     for r in results:
         if r.meta.label == 1:
             by_class[r.meta.class_name].append(r)
-    per_class = {}
-    for name, items in sorted(by_class.items()):
-        per_class[name] = _metrics(np.concatenate([r.frame_labels for r in items]),
-                                   np.concatenate([r.frame_scores for r in items]))["auc"]
+    anomalous = [r for items in by_class.values() for r in items]
     return {
         **_metrics(labels, scores),
-        "per_class_auc": per_class,
+        "anomalous_video_auc": {
+            "all": _within(anomalous),
+            "per_class": {name: _within(items) for name, items in sorted(by_class.items())},
+        },
         "num_videos": len(results),
-        "num_anomalous_videos": sum(r.meta.label == 1 for r in results),
+        "num_anomalous_videos": len(anomalous),
         "num_frames": int(labels.size),
         "num_anomalous_frames": int(labels.sum()),
     }
+
+
+def _within(results: Sequence[VideoScores]) -> float | None:
+    """Frame AUC over the frames of ``results`` only (anomalous videos: their normal frames
+    against their anomalous frames); None without results."""
+    if not results:
+        return None
+    return _metrics(np.concatenate([r.frame_labels for r in results]),
+                    np.concatenate([r.frame_scores for r in results]))["auc"]

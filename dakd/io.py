@@ -10,16 +10,34 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def _umask() -> int:
+    """The process umask (read by setting it, so set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temps(target: Path) -> None:
+    """Delete temp files that a killed write to ``target`` left beside it (``.<name>.*.tmp``)."""
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; rename it onto ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is left untouched, so a
     crashed job never leaves a half-written output that a workflow would take as done.
+    Temp files of an earlier write that was killed are removed first. The file gets the
+    permissions of any new file under the umask (``mkstemp`` alone would make it 0600,
+    unreadable to colleagues on a shared cluster).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     tmp_path = Path(tmp)
     try:

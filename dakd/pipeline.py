@@ -14,24 +14,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from .annotations import read_annotations
+from .annotations import read_annotation_table
+from .checkpoints import load_detector, save_checkpoint
 from .config import DakdConfig
 from .errors import DakdError
-from .evaluate import VideoScores, frame_metrics, score_videos
+from .evaluate import VideoScores, frame_metrics, match_annotations, score_videos
 from .features import load_bags, load_snippet_videos, read_metadata
 from .io import atomic_path, write_json
 from .provenance import provenance
 from .pseudo_labels import read_pseudo_labels, refine, write_pseudo_labels
-from .training import (
-    DistillTargets,
-    Validator,
-    load_detector,
-    predict_bags,
-    resolve_device,
-    save_checkpoint,
-    train_student,
-    train_teacher,
-)
+from .training import DistillTargets, Validator, predict_bags, resolve_device, train_student, train_teacher
 
 PathLike = str | os.PathLike
 
@@ -75,10 +67,11 @@ def make_validator(cfg: DakdConfig, shards: Sequence[Path], backbones: Sequence[
     videos = load_snippet_videos(shards, backbones, split, cfg.features.crop)
     if not videos:
         raise DakdError(f"validation.split {split!r}: no such videos in {len(shards)} shard(s)")
-    labels = read_annotations(annotations)
+    labels = read_annotation_table(annotations)
+    match_annotations(videos, labels, str(annotations))  # before the first epoch, not after it
 
     def validate(model) -> float:
-        results = score_videos(model, videos, labels, cfg.evaluate, cfg.features.segments, device)
+        results = score_videos(model, videos, labels, cfg.evaluate, cfg.features.segments, device, str(annotations))
         value = frame_metrics(results)[cfg.evaluate.metric]
         return float("-inf") if value is None else value
 
@@ -94,7 +87,7 @@ def run_train_teacher(cfg: DakdConfig, features: Sequence[PathLike], out: PathLi
     model, history, selection = train_teacher(cfg, bags, device, progress, validator)
     prov = provenance("train-teacher", cfg.to_dict(), features=feature_sources(shards), device=str(device),
                       train_videos=len(bags))
-    save_checkpoint(out, model, "teacher", cfg, cfg.teacher.model, history, prov, selection)
+    save_checkpoint(out, model, "teacher", cfg.to_dict(), cfg.teacher.model, history, prov, selection)
 
 
 def run_pseudo_labels(cfg: DakdConfig, features: Sequence[PathLike], teacher: PathLike, out: PathLike) -> None:
@@ -110,7 +103,8 @@ def run_pseudo_labels(cfg: DakdConfig, features: Sequence[PathLike], teacher: Pa
 
 
 def run_train_student(cfg: DakdConfig, features: Sequence[PathLike], teacher: PathLike, pseudo_labels: PathLike,
-                      out: PathLike, progress: bool = True, annotations: PathLike | None = None) -> None:
+                      out: PathLike, progress: bool = True, annotations: PathLike | None = None) -> dict[str, float]:
+    """Train the student; returns its distillation diagnostics (see :func:`distillation_diagnostics`)."""
     shards = expand_shards(features)
     device = resolve_device(cfg.device)
     teacher_model, _ = load_detector(teacher, device)
@@ -127,15 +121,25 @@ def run_train_student(cfg: DakdConfig, features: Sequence[PathLike], teacher: Pa
     student_bags = dataclasses.replace(bags, segments={cfg.student.backbone: bags.segments[cfg.student.backbone]})
     validator = make_validator(cfg, shards, [cfg.student.backbone], annotations, device)
     model, heads, history, selection = train_student(cfg, student_bags, targets, device, progress, validator)
+    diagnostics = distillation_diagnostics(history)
     distill = cfg.student.distill
-    if distill.use_nce and not any(h["nce"] > 0 for h in history):
+    if distill.use_nce and diagnostics["nce_active_fraction"] == 0:
         logging.getLogger("dakd").warning(
             "L_nce never contributed: no training segment had its %s >= delta=%s (InfoNCE needs both "
             "anomalous and normal anchors in a batch); lower student.distill.delta or set "
             "student.distill.anchors: pseudo_labels", distill.anchors, distill.delta)
     prov = provenance("train-student", cfg.to_dict(), features=feature_sources(shards), teacher=str(teacher),
                       pseudo_labels=str(pseudo_labels), device=str(device), train_videos=len(bags))
-    save_checkpoint(out, model, "student", cfg, cfg.student.model, history, prov, selection, extra_state=heads)
+    save_checkpoint(out, model, "student", cfg.to_dict(), cfg.student.model, history, prov, selection,
+                    extra_state=heads, diagnostics=diagnostics)
+    return diagnostics
+
+
+def distillation_diagnostics(history: Sequence[dict[str, float]]) -> dict[str, float]:
+    """How much the InfoNCE term took part: the fraction of training batches where it was in
+    the loss, and the mean fraction of segments that were anomalous anchors."""
+    return {"nce_active_fraction": float(np.mean([h["nce_active"] for h in history])),
+            "anchor_fraction": float(np.mean([h["anchor_fraction"] for h in history]))}
 
 
 def run_evaluate(cfg: DakdConfig, features: Sequence[PathLike], annotations: PathLike, model_path: PathLike,
@@ -147,11 +151,11 @@ def run_evaluate(cfg: DakdConfig, features: Sequence[PathLike], annotations: Pat
     videos = load_snippet_videos(shards, model.backbones, split, cfg.features.crop)
     if not videos:
         raise DakdError(f"no {split!r} videos in {len(shards)} shard(s)")
-    results = score_videos(model, videos, read_annotations(annotations), cfg.evaluate,
-                           cfg.features.segments, device)
+    results = score_videos(model, videos, read_annotation_table(annotations), cfg.evaluate,
+                           cfg.features.segments, device, str(annotations))
     metrics = frame_metrics(results)
-    if cfg.evaluate.metric not in ("auc", "ap"):
-        raise DakdError(f"evaluate.metric must be 'auc' or 'ap', got {cfg.evaluate.metric!r}")
+    evaluation = {"device": cfg.device, "features": dataclasses.asdict(cfg.features),
+                  "evaluate": dataclasses.asdict(cfg.evaluate)}
     report = {
         "model": payload["kind"],
         "checkpoint": str(model_path),
@@ -162,15 +166,21 @@ def run_evaluate(cfg: DakdConfig, features: Sequence[PathLike], annotations: Pat
         "selection": payload["selection"]["selection"],
         "selected_epoch": payload["selection"]["epoch"],
         "epochs": payload["epochs"],
-        "protocol": {
-            "unit": cfg.evaluate.unit,
-            "frames": "snippet scores repeated over their frames; all videos concatenated",
-            "per_class": "AUC over the frames of that class's test videos only",
-        },
         **metrics,
         "metric": cfg.evaluate.metric,
         "value": metrics[cfg.evaluate.metric],
-        "provenance": provenance("evaluate", cfg.to_dict(), checkpoint=str(model_path),
+        "protocol": {
+            "unit": cfg.evaluate.unit,
+            "frames": "snippet scores repeated over their frames; all videos concatenated",
+            "anomalous_video_auc": "AUC over the frames of anomalous test videos only (their normal frames "
+                                   "against their anomalous frames): 'all' of them, and per class (UCF-Crime's "
+                                   "per-class AUC); it leaves out every normal video",
+        },
+        # What made the model (the checkpoint's own record), then how it was evaluated.
+        "training_config": payload["config"],
+        "training_diagnostics": payload.get("diagnostics", {}),
+        "evaluation_config": evaluation,
+        "provenance": provenance("evaluate", evaluation, checkpoint=str(model_path),
                                  checkpoint_provenance=payload["provenance"], annotations=str(annotations),
                                  features=feature_sources(shards)),
     }

@@ -217,10 +217,16 @@ class Cell:
     metric: str
     values: dict[int, float]
     dirs: dict[int, str]
+    # student cells: per seed, the percentage of training batches in which L_nce took part
+    nce_active: dict[int, float] = field(default_factory=dict)
 
     @property
     def mean(self) -> float:
         return statistics.fmean(self.values.values())
+
+    @property
+    def nce_active_mean(self) -> float | None:
+        return statistics.fmean(self.nce_active.values()) if self.nce_active else None
 
     @property
     def std(self) -> float:
@@ -234,7 +240,7 @@ def collect(study: Study, runs: Sequence[Run], runs_root: str | os.PathLike) -> 
     cells = []
     for row in study.rows:
         for model in row.models:
-            values, dirs, metrics = {}, {}, set()
+            values, dirs, metrics, nce = {}, {}, set(), {}
             for run in (r for r in runs if r.row == row):
                 path = root / run.result(model)
                 if not path.is_file():
@@ -246,7 +252,10 @@ def collect(study: Study, runs: Sequence[Run], runs_root: str | os.PathLike) -> 
                 values[run.seed] = 100.0 * result["value"]
                 dirs[run.seed] = run.dirs[model]
                 metrics.add(result["metric"])
-            cells.append(Cell(row, model, "/".join(sorted(metrics)), values, dirs))
+                active = result.get("training_diagnostics", {}).get("nce_active_fraction")
+                if model == "student" and active is not None:
+                    nce[run.seed] = 100.0 * active
+            cells.append(Cell(row, model, "/".join(sorted(metrics)), values, dirs, nce))
     return cells
 
 
@@ -264,18 +273,22 @@ def write_tables(study: Study, cells: Sequence[Cell], dataset_kind: str | None, 
     with atomic_path(paths["summary"]) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["study", "row", "x", "model", "metric", "mean_percent", "std_percent", "seeds",
-                         "paper_percent"])
+                         "paper_percent", "nce_active_percent"])
         for cell in cells:
+            nce = cell.nce_active_mean
             writer.writerow([study.name, cell.row.label, "" if cell.row.x is None else cell.row.x, cell.model,
                              cell.metric, _fmt(cell.mean), _fmt(cell.std), len(cell.values),
-                             _paper(cell, dataset_kind) or ""])
+                             _paper(cell, dataset_kind) or "", "" if nce is None else f"{nce:.2f}"])
     with atomic_path(paths["runs"]) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["study", "row", "x", "model", "seed", "metric", "value_percent", "run_dir"])
+        writer.writerow(["study", "row", "x", "model", "seed", "metric", "value_percent", "run_dir",
+                         "nce_active_percent"])
         for cell in cells:
             for seed, value in cell.values.items():
+                nce = cell.nce_active.get(seed)
                 writer.writerow([study.name, cell.row.label, "" if cell.row.x is None else cell.row.x, cell.model,
-                                 seed, cell.metric, f"{value:.4f}", cell.dirs[seed]])
+                                 seed, cell.metric, f"{value:.4f}", cell.dirs[seed],
+                                 "" if nce is None else f"{nce:.2f}"])
     with atomic_path(paths["markdown"]) as tmp:
         tmp.write_text(markdown(study, cells, dataset_kind, provenance))
     from .plots import plot_study
@@ -299,6 +312,9 @@ def markdown(study: Study, cells: Sequence[Cell], dataset_kind: str | None, prov
     header = [study.row_header, *(f"{m.capitalize()} {metric} (%)" for m in models)]
     if show_paper:
         header.append("Paper (%)")
+    show_nce = any(c.nce_active for c in cells)
+    if show_nce:
+        header.append("L_nce active (% of batches)")
     lines = [f"# {study.title}", "",
              f"Mean ± sample standard deviation over {len(seeds)} seed(s) {seeds}; each seed's value is in "
              f"`{study.name}_runs.csv`.", "",
@@ -317,7 +333,14 @@ def markdown(study: Study, cells: Sequence[Cell], dataset_kind: str | None, prov
         if show_paper:
             paper = [_paper(c, dataset_kind) for c in by_model.values()]
             values.append(next((f"{p:.2f}" for p in paper if p is not None), ""))
+        if show_nce:
+            student = by_model.get("student")
+            nce = None if student is None else student.nce_active_mean
+            values.append("" if nce is None else f"{nce:.1f}")
         lines.append("| " + " | ".join([row.label, *values]) + " |")
+    if show_nce:
+        lines += ["", "L_nce active: the share of the student's training batches in which the InfoNCE term took "
+                  "part (it needs segments on both sides of delta); at 0 a row trains as if without L_nce."]
     lines += ["", f"Dataset kind: {dataset_kind or 'unknown'}; code {provenance.get('code_version')}; "
               f"config digest {provenance.get('config_digest')}.", ""]
     return "\n".join(lines)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import pickle
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,10 +13,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import DakdConfig, ModelConfig, OptimConfig, section_from_dict
+from .config import DakdConfig, OptimConfig
 from .errors import DakdError
 from .features import BagSet
-from .io import atomic_path
 from .losses import FeatureProjector, can_contrast, distillation_loss, mil_ranking_loss
 from .models import AnomalyDetector
 
@@ -100,37 +97,6 @@ def make_optimizer(modules: list[Any], optim: OptimConfig) -> torch.optim.Adagra
     return torch.optim.Adagrad(groups, weight_decay=optim.weight_decay, fused=True)
 
 
-def save_checkpoint(path: str | os.PathLike, model: AnomalyDetector, kind: str, cfg: DakdConfig,
-                    model_cfg: ModelConfig, history: list[dict[str, float]], provenance: dict[str, Any],
-                    selection: dict[str, Any], extra_state: dict[str, Any] | None = None) -> None:
-    """Atomically save the weights with the config that made them."""
-    payload = {
-        "kind": kind,
-        "input_dims": model.input_dims,
-        "model_config": dataclasses.asdict(model_cfg),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "extra_state": extra_state or {},
-        "config": cfg.to_dict(),
-        "history": history,
-        "epochs": len(history),
-        "selection": selection,
-        "provenance": provenance,
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_detector(path: str | os.PathLike, device: torch.device) -> tuple[AnomalyDetector, dict[str, Any]]:
-    """Rebuild a detector from a checkpoint; returns the model (eval mode) and the payload."""
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
-        raise DakdError(f"{path}: cannot read checkpoint ({exc})") from exc
-    model = AnomalyDetector(payload["input_dims"], section_from_dict(ModelConfig, payload["model_config"]))
-    model.load_state_dict(payload["state_dict"])
-    return model.to(device).eval(), payload
-
-
 @torch.no_grad()
 def predict_bags(model: AnomalyDetector, bags: BagSet, device: torch.device,
                  batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -187,17 +153,33 @@ def fit(stage: str, model: AnomalyDetector, modules: list[nn.Module], optim: Opt
         for module in modules:
             module.train()
         parts: dict[str, list[float]] = {}
-        for index in balanced_batches(labels, optim.normal_per_batch, optim.anomalous_per_batch, generator):
+        batches = balanced_batches(labels, optim.normal_per_batch, optim.anomalous_per_batch, generator)
+        for number, index in enumerate(batches, 1):
             losses = step(index.to(device))
             optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
             optimizer.step()
             for key, value in losses.items():
                 parts.setdefault(key, []).append(value.item())  # ``loss`` and logged diagnostics
+            _check_finite(stage, epoch + 1, number, {k: v[-1] for k, v in parts.items()})
         history.append({"epoch": epoch + 1, **{k: float(np.mean(v)) for k, v in parts.items()}})
         best.update(model, epoch + 1, history[-1])
         bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
     return history
+
+
+class NonFiniteLossError(DakdError):
+    """Training produced a NaN or infinite loss."""
+
+
+def _check_finite(stage: str, epoch: int, step: int, values: dict[str, float]) -> None:
+    """Stop at the first step whose loss (or a logged part of it) is NaN or infinite: the
+    weights it updated are garbage, and every later epoch would train on them."""
+    bad = {k: v for k, v in values.items() if not np.isfinite(v)}
+    if bad:
+        raise NonFiniteLossError(
+            f"{stage}: non-finite loss at epoch {epoch}, step {step} ({', '.join(f'{k}={v}' for k, v in bad.items())}); "
+            "check the features for extreme values and the learning rates")
 
 
 def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress: bool = True,
@@ -282,7 +264,10 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
             out.scores.float(), targets.pseudo_labels[index], z_teacher=z_teacher, z_student=z_student,
             anomalous=anomalous, alpha=dcfg.alpha, tau=dcfg.tau, use_bce=dcfg.use_bce, use_nce=contrast,
         )
-        return {**losses, "anchor_fraction": anomalous.float().mean()}
+        # nce_active: 1 for a batch whose L_nce term took part in the loss (its epoch mean is
+        # the fraction of batches where it did; zero means "w/o L_nce" in all but name).
+        return {**losses, "anchor_fraction": anomalous.float().mean(),
+                "nce_active": torch.tensor(float(contrast))}
 
     best = BestEpoch(validator, cfg.validation.every)
     history = fit("student", model, [model, g_teacher, g_student], scfg.optim, labels_cpu, step, generator,

@@ -117,3 +117,53 @@ def test_demo_generation_is_deterministic_and_indexable(tmp_path):
     assert all(len(index.intervals[v.video_id]) == 1 for v in index.videos if v.split == "test" and v.label)
     for v in index.videos:
         assert v.path.read_bytes() == (tmp_path / "b" / "videos" / v.path.name).read_bytes()
+
+
+def test_a_video_listed_twice_or_in_both_splits_is_an_error(ucf):
+    train = ucf / "Anomaly_Train.txt"
+    original = train.read_text()
+    train.write_text(original + "Abuse/Abuse001_x264.mp4\n")
+    with pytest.raises(DatasetError, match="video 'Abuse001_x264' is listed twice in the train list"):
+        index_dataset("ucf_crime", ucf)
+    train.write_text(original + "Abuse/Abuse028_x264.mp4\n")
+    with pytest.raises(DatasetError, match="video 'Abuse028_x264' is listed in both the train and the test list"):
+        index_dataset("ucf_crime", ucf)
+
+
+def test_ucf_annotation_dialects_agree(ucf):
+    """Sultani's file, VadCLIP's copy (no .mp4) and UR-DMU's (path and frame count added)."""
+    sultani = index_dataset("ucf_crime", ucf).intervals
+    annotation = ucf / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt"
+    annotation.write_text("Abuse028_x264  Abuse  165  240  -1  -1\nBurglary005_x264  Burglary  4710  5040  5500  5700\n"
+                          "Normal_Videos_003_x264  Normal  -1  -1  -1  -1\n")
+    assert index_dataset("ucf_crime", ucf).intervals == sultani
+    annotation.write_text("Abuse/Abuse028_x264.mp4 1412 Abuse 165 240 -1 -1 \n"
+                          "Burglary/Burglary005_x264.mp4 7000 Burglary 4710 5040 5500 5700\n"
+                          "Testing_Normal_Videos_Anomaly/Normal_Videos_003_x264.mp4 530 Normal -1 -1 -1 -1\n")
+    assert index_dataset("ucf_crime", ucf).intervals == sultani
+    for line, message in [("Abuse028_x264.mp4  Abuse  165  -1  -1  -1", "has only one end"),
+                          ("Abuse028_x264.mp4  Abuse  240  165  -1  -1", "ends before it starts"),
+                          ("Abuse028_x264.mp4  Abuse  -1  -1  -1  -1", "anomalous video 'Abuse028_x264.mp4' has no "),
+                          ("Normal_Videos_003_x264.mp4  Normal  1  5  -1  -1", "normal video .* has an anomalous"),
+                          ("Abuse028_x264.mp4  Abuse  1.5  5  -1  -1", "frame numbers must be integers")]:
+        annotation.write_text(line + "\n")
+        with pytest.raises(DatasetError, match=message):
+            index_dataset("ucf_crime", ucf)
+
+
+def test_shanghaitech_records_how_many_frames_a_mask_labels(tmp_path):
+    from dakd.annotations import read_annotation_table
+
+    root = tmp_path / "SHT"
+    for name in ["01_001", "01_0014", "02_0161", "03_0031"]:
+        touch(root / "videos" / f"{name}.avi")
+    (root / "SH_Train_new.txt").write_text("01_001 0\n01_0014 1\n")
+    (root / "SH_Test_NEW.txt").write_text("02_0161 1\n03_0031 0\n")
+    (root / "test_frame_mask").mkdir()
+    np.save(root / "test_frame_mask" / "02_0161.npy", np.array([0, 0, 1, 1, 1, 0, 1, 0], np.uint8))
+    index = index_dataset("shanghaitech", root)  # the normal test video needs no mask
+    write_index(index, tmp_path / "videos.csv", tmp_path / "annotations.parquet")
+    assert read_annotation_table(tmp_path / "annotations.parquet") == {"02_0161": ([(2, 5), (6, 7)], 8)}
+    np.save(root / "test_frame_mask" / "02_0161.npy", np.array([0, 2, 1]))
+    with pytest.raises(DatasetError, match="02_0161.npy: a frame mask must be a non-empty array of 0 and 1"):
+        index_dataset("shanghaitech", root)

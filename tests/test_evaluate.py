@@ -3,9 +3,15 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from dakd.annotations import AnnotationError, frame_labels, read_annotations, write_annotations
+from dakd.annotations import (
+    AnnotationError,
+    frame_labels,
+    read_annotation_table,
+    read_annotations,
+    write_annotations,
+)
 from dakd.config import EvaluateConfig, ModelConfig
-from dakd.evaluate import VideoScores, frame_metrics, score_video, score_videos, snippet_to_frames
+from dakd.evaluate import VideoScores, frame_metrics, match_annotations, score_video, score_videos, snippet_to_frames
 from dakd.features import SnippetVideo, VideoMeta
 from dakd.models import AnomalyDetector
 
@@ -44,7 +50,9 @@ def test_metrics_concatenate_frames_and_split_per_class():
     scores = np.array([0.1, 0.9, 0.8, 0.7, 0.2, 0.3, 0.4])
     assert m["auc"] == pytest.approx(roc_auc_score(labels, scores))
     assert m["ap"] == pytest.approx(average_precision_score(labels, scores))
-    assert m["per_class_auc"] == {"Abuse": 0.0, "Arrest": 1.0}
+    within = m["anomalous_video_auc"]
+    assert within["per_class"] == {"Abuse": 0.0, "Arrest": 1.0}
+    assert within["all"] == pytest.approx(roc_auc_score([0, 1, 1, 0, 1], [0.1, 0.9, 0.8, 0.7, 0.2]))
     assert (m["num_videos"], m["num_frames"], m["num_anomalous_frames"]) == (3, 7, 3)
 
 
@@ -69,3 +77,36 @@ def test_anomalous_video_without_annotation_is_an_error():
     video = SnippetVideo(_meta("lost"), {"clip": np.zeros((3, 4), np.float32)})
     with pytest.raises(AnnotationError, match="'lost'"):
         score_videos(_model(), [video], {}, EvaluateConfig(), 32, torch.device("cpu"))
+
+
+def _video(vid="v", snippets=3, last=5, label=1):
+    return SnippetVideo(_meta(vid, snippets, last, label, "Arrest" if label else "Normal"),
+                        {"clip": np.zeros((snippets, 4), np.float32)})
+
+
+def test_annotations_that_do_not_fit_the_video_are_errors_naming_it(tmp_path):
+    video = _video("v")  # 37 decoded frames
+    assert match_annotations([video], {"v": ([(30, 39)], None)}, "a.parquet") == {"v": [(30, 39)]}  # cut: 2 past
+    cases = [
+        ({"v": ([(40, 60)], None)}, r"'v' has an anomalous interval \[40, 60\) beyond its end \(37 decoded"),
+        ({"v": ([(10, 60)], None)}, r"\[10, 60\) beyond its end"),  # more than a snippet past the end
+        ({"v": ([(2, 5)], 40)}, "'v' has frame labels for 40 frames but 37 decoded frames"),
+        ({"v": ([], None)}, "anomalous test video 'v' has no anomalous frame"),
+        ({}, "no frame annotation for anomalous test video 'v'"),
+    ]
+    for table, message in cases:
+        with pytest.raises(AnnotationError, match=message):
+            match_annotations([video], table, "a.parquet")
+    with pytest.raises(AnnotationError, match="normal test video 'n' has anomalous frames"):
+        match_annotations([_video("n", label=0)], {"n": ([(0, 3)], None)}, "a.parquet")
+    assert match_annotations([_video("n", label=0)], {}, "a.parquet") == {"n": []}
+
+
+def test_annotation_table_keeps_labelled_frame_counts(tmp_path):
+    write_annotations(tmp_path / "a.parquet", {"x": [(0, 4)], "y": []}, num_frames={"x": 37})
+    assert read_annotation_table(tmp_path / "a.parquet") == {"x": ([(0, 4)], 37), "y": ([], None)}
+    with pytest.raises(AnnotationError, match="beyond its 37 labelled frames"):
+        write_annotations(tmp_path / "b.parquet", {"x": [(30, 38)]}, num_frames={"x": 37})
+    (tmp_path / "c.parquet").write_bytes(b"PAR1 garbage")
+    with pytest.raises(AnnotationError, match="c.parquet: not a readable annotation Parquet file"):
+        read_annotation_table(tmp_path / "c.parquet")

@@ -160,3 +160,25 @@ def test_the_shipped_config_plans_every_paper_study():
     assert len(plan.studies["figure4"].rows) == 7
     table1 = {r.label: r.paper.get("ucf_crime") for r in plan.studies["table1"].rows}
     assert table1["TAM"] == 88.34 and table1["MTN (RTFM)"] == 85.31
+
+
+def test_tables_show_how_often_l_nce_was_active(tmp_path):
+    """A "w/o L_nce" row equal to the full model explains itself when L_nce never took part."""
+    plan = plan_dataset(_data({"t4": TABLE}, seeds=(0, 1)), "ucf")
+    for run in plan.runs["t4"]:
+        for model in run.row.models:
+            path = tmp_path / run.result(model)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            active = 0.0 if run.row.label in ("w/o L_nce", "DAKD") else 0.5 + 0.25 * run.seed
+            path.write_text(json.dumps({"metric": "auc", "value": 0.8,
+                                        "training_diagnostics": {"nce_active_fraction": active}}))
+    paths = write_tables(plan.studies["t4"], collect(plan.studies["t4"], plan.runs["t4"], tmp_path),
+                         plan.dataset_kind, tmp_path / "tables", {})
+    text = paths["markdown"].read_text()
+    assert "| L_nce active (% of batches) |" in text
+    assert "| DAKD | 80.00 ± 0.00 | 80.00 ± 0.00 | 88.34 | 0.0 |" in text
+    assert "| w/o min-max | 80.00 ± 0.00 | 80.00 ± 0.00 |  | 62.5 |" in text
+    assert "| Baseline | 80.00 ± 0.00 |  | 77.92 |  |" in text  # a teacher-only row has no L_nce
+    with open(paths["runs"]) as fh:
+        rows = [r for r in csv.DictReader(fh) if r["row"] == "w/o min-max" and r["model"] == "student"]
+    assert [r["nce_active_percent"] for r in rows] == ["50.00", "75.00"]

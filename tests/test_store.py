@@ -2,6 +2,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from dakd.errors import DakdError
+
 from dakd.features import (
     BackboneInfo,
     FeatureStoreError,
@@ -125,7 +127,7 @@ def test_reduce_crops():
     np.testing.assert_allclose(reduce_crops(x, "mean"), x.mean(axis=1))
     np.testing.assert_array_equal(reduce_crops(x, 2), x[:, 2])
     np.testing.assert_array_equal(reduce_crops(x, "1"), x[:, 1])
-    with pytest.raises(ValueError, match="crop index 3"):
+    with pytest.raises(FeatureStoreError, match="crop index 3 is out of range for features of 3 crop"):
         reduce_crops(x, 3)
 
 
@@ -139,3 +141,51 @@ def test_load_bags_forms_segments_and_rejects_duplicates(tmp_path):
     write_shard(tmp_path / "b.parquet", [_video("a", 5, DIMS)], INFOS, {})
     with pytest.raises(FeatureStoreError, match="'a' already read"):
         load_bags([tmp_path / "a.parquet", tmp_path / "b.parquet"], ["i3d"], "train")
+
+
+def test_non_finite_features_are_refused_on_write_and_on_read(tmp_path):
+    bad = _video("a", 5, DIMS)
+    bad.features["clip"][3, 1, 2] = np.nan
+    with pytest.raises(FeatureStoreError, match=r"'a' backbone 'clip': 1 non-finite feature value\(s\), the first nan "
+                                                r"at snippet 3"):
+        write_shard(tmp_path / "w.parquet", [bad], INFOS, {})
+    assert not (tmp_path / "w.parquet").exists()
+    # A shard written by something else (or damaged in a way Parquet cannot see) is checked on read.
+    path = tmp_path / "r.parquet"
+    write_shard(path, [_video("a", 5, DIMS), _video("b", 3, DIMS, label=1)], INFOS, {})
+    table = pq.read_table(path)
+    values = table.column("feat__i3d").to_pylist()
+    values[1][7] = float("inf")
+    import pyarrow as pa
+    patched = table.set_column(table.schema.get_field_index("feat__i3d"), table.schema.field("feat__i3d"),
+                               pa.array(values, pa.list_(pa.float32())))
+    pq.write_table(patched.replace_schema_metadata(table.schema.metadata), path)
+    with pytest.raises(FeatureStoreError, match=r"r.parquet: video 'b' backbone 'i3d': 1 non-finite .* inf at snippet 0"):
+        read_shard(path)
+    with pytest.raises(FeatureStoreError, match="r.parquet: video 'b'"):
+        load_bags([path], ["i3d"], "train")
+
+
+def test_corrupt_pages_name_the_shard(tmp_path):
+    path = tmp_path / "c.parquet"
+    write_shard(path, [_video(f"v{i}", 40, DIMS, seed=i) for i in range(3)], INFOS, {})
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 1024] = bytes(1024)  # 1 KB of zeros inside the compressed pages
+    path.write_bytes(bytes(data))
+    with pytest.raises(FeatureStoreError, match=r"c.parquet: (row group \d of 3 is corrupt|video 'v\d' backbone)"):
+        load_bags([path], ["i3d", "clip"], "train")
+
+
+def test_row_values_are_checked_on_read(tmp_path):
+    path = tmp_path / "m.parquet"
+    write_shard(path, [_video("a", 5, DIMS)], INFOS, {})
+    table = pq.read_table(path)
+    for column, value, message in [("video_id", "../../x", "not a safe file name"), ("label", 3, "label 3"),
+                                   ("last_snippet_frames", 0, "0 real frames")]:
+        import pyarrow as pa
+        index = table.schema.get_field_index(column)
+        patched = table.set_column(index, table.schema.field(column), pa.array([value], table.schema.field(column).type))
+        pq.write_table(patched.replace_schema_metadata(table.schema.metadata), path)
+        with pytest.raises(DakdError, match=message):
+            read_shard(path)

@@ -7,7 +7,8 @@ from helpers import small_config
 from dakd.errors import DakdError
 from dakd.features import load_bags
 from dakd.pipeline import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
-from dakd.training import balanced_batches, load_detector, matmul_dtype, resolve_device, train_teacher
+from dakd.checkpoints import load_checkpoint, load_detector
+from dakd.training import balanced_batches, matmul_dtype, resolve_device, train_teacher
 
 
 def test_balanced_batches_are_balanced_and_cover_the_larger_class():
@@ -93,7 +94,8 @@ def test_stage_files_carry_config_and_provenance(synthetic, tmp_path):
                       progress=False)
     student, spayload = load_detector(tmp_path / "student.pt", torch.device("cpu"))
     assert student.backbones == ["clip"] and set(spayload["extra_state"]) == {"g_teacher", "g_student"}
-    assert set(spayload["history"][0]) == {"epoch", "loss", "bce", "nce", "anchor_fraction"}
+    assert set(spayload["history"][0]) == {"epoch", "loss", "bce", "nce", "anchor_fraction", "nce_active"}
+    assert set(spayload["diagnostics"]) == {"nce_active_fraction", "anchor_fraction"}
 
     report = run_evaluate(cfg, shards, annotations, tmp_path / "student.pt", tmp_path / "auc.json",
                           scores_out=tmp_path / "scores.parquet")
@@ -117,7 +119,7 @@ def test_infonce_anchors_from_pseudo_labels_when_the_teacher_never_reaches_delta
         out = tmp_path / f"{anchors}-{epochs}.pt"
         run_train_student(small_config(**{"student.optim.epochs": str(epochs), "student.distill.anchors": anchors}),
                           shards, tmp_path / "teacher.pt", tmp_path / "pl.parquet", out, progress=False)
-        return torch.load(out, weights_only=False)
+        return load_checkpoint(out)
 
     def same_heads(a: dict, b: dict) -> bool:
         return all(torch.equal(a["extra_state"][g][k], b["extra_state"][g][k])
@@ -126,6 +128,7 @@ def test_infonce_anchors_from_pseudo_labels_when_the_teacher_never_reaches_delta
     with caplog.at_level("WARNING", logger="dakd"):
         raw = student("teacher_scores")
     assert all(h["nce"] == 0.0 and h["anchor_fraction"] == 0.0 for h in raw["history"])
+    assert raw["diagnostics"]["nce_active_fraction"] == 0.0
     assert "L_nce never contributed" in caplog.text
     # Without L_nce the projection heads are outside the loss: weight decay must not
     # shrink them towards zero (that fills them with denormals and slows every matmul).
@@ -134,6 +137,7 @@ def test_infonce_anchors_from_pseudo_labels_when_the_teacher_never_reaches_delta
     with caplog.at_level("WARNING", logger="dakd"):
         refined = student("pseudo_labels")
     assert all(h["nce"] > 0.0 and 0.0 < h["anchor_fraction"] < 1.0 for h in refined["history"])
+    assert 0.0 < refined["diagnostics"]["nce_active_fraction"] <= 1.0
     assert "L_nce" not in caplog.text
     assert not same_heads(refined, student("pseudo_labels", epochs=1))
     with pytest.raises(DakdError, match="student.distill.anchors must be one of"):
@@ -170,3 +174,43 @@ def test_validation_split_selects_the_best_epoch_never_the_test_split(tmp_path):
                           progress=False, annotations=annotations)
     with pytest.raises(DakdError, match="give --annotations"):
         run_train_teacher(cfg, shards, tmp_path / "t.pt", progress=False)
+
+
+def test_a_non_finite_loss_stops_training_naming_epoch_and_step(synthetic):
+    from dakd.training import NonFiniteLossError
+
+    _, shards, _ = synthetic
+    bags = load_bags(shards, ["i3d", "s3d", "clip"], "train")
+    bags.segments["clip"][3, 5, 0] = float("nan")  # one value of one training bag
+    cfg = small_config(**{"teacher.optim.epochs": "3"})
+    with pytest.raises(NonFiniteLossError, match=r"teacher: non-finite loss at epoch 1, step \d+ \(loss=nan"):
+        train_teacher(cfg, bags, torch.device("cpu"), progress=False)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(synthetic, tmp_path):
+    """A .pt whose provenance is a pickled os.system call must not run it when loaded."""
+    import os
+
+    from dakd.checkpoints import CheckpointError
+
+    _, shards, _ = synthetic
+    cfg = small_config(**{"teacher.optim.epochs": "1"})
+    run_train_teacher(cfg, shards, tmp_path / "teacher.pt", progress=False)
+    payload = torch.load(tmp_path / "teacher.pt", weights_only=True)  # plain data: loads under weights_only
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    payload["provenance"] = Exploit()
+    torch.save(payload, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="evil.pt: refused: the file holds Python objects"):
+        load_detector(tmp_path / "evil.pt", torch.device("cpu"))
+    assert not marker.exists()
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt: cannot read checkpoint"):
+        load_detector(tmp_path / "junk.pt", torch.device("cpu"))
+    torch.save({"kind": "teacher"}, tmp_path / "partial.pt")
+    with pytest.raises(CheckpointError, match=r"partial.pt: not a dakd checkpoint \(missing \['input_dims'"):
+        load_detector(tmp_path / "partial.pt", torch.device("cpu"))

@@ -13,40 +13,47 @@ from .base import DatasetError, DatasetIndex, VideoEntry, find_videos, locate, r
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
-    return [(n, line.strip()) for n, line in enumerate(require_file(path).read_text().splitlines(), 1) if line.strip()]
+    """(line number, stripped text) of every non-blank line of a UTF-8 text file (a BOM is skipped)."""
+    data = require_file(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DatasetError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
 @register_dataset("ucf_crime")
 def ucf_crime(root: Path, options: dict[str, Any]) -> DatasetIndex:
     """UCF-Crime: ``Anomaly_Train.txt`` (``Class/Name_x264.mp4`` per line; normal videos have
-    ``Normal`` in their name) and ``Temporal_Anomaly_Annotation_for_Testing_Videos.txt``
-    (``Name_x264.mp4  Class  s1  e1  s2  e2``, -1 for no interval). The annotation's frame
-    numbers are read as inclusive 0-based indices, so ``[s, e]`` becomes ``[s, e + 1)``."""
+    ``Normal`` in their name) and the temporal annotation of the test videos in any of the
+    three dialects the field uses, line by line:
+
+    - Sultani's ``Temporal_Anomaly_Annotation_for_Testing_Videos.txt``: ``Name_x264.mp4  Class  s1  e1  s2  e2``
+    - VadCLIP's copy: the same without ``.mp4``
+    - UR-DMU's ``UCF_Annotation.txt``: ``Class/Name_x264.mp4 frames Class s1 e1 s2 e2``
+
+    -1 marks a missing interval. Frame numbers are read as inclusive 0-based indices, so
+    ``[s, e]`` becomes ``[s, e + 1)``."""
     train_list = root / options.get("train_list", "Anomaly_Train.txt")
     test_annotations = root / options.get("test_annotations", "Temporal_Anomaly_Annotation_for_Testing_Videos.txt")
     train_lines, test_lines = _lines(train_list), _lines(test_annotations)
     videos = find_videos(root)
     entries, intervals = [], {}
-    for _, line in train_lines:
-        name = Path(line).name
+    for number, line in train_lines:
+        name = _video_file_name(line.split()[0], f"{train_list}:{number}")
         normal = "normal" in name.lower()
-        class_name = "Normal" if normal else Path(line).parts[0]
+        class_name = "Normal" if normal else (Path(line).parts[0] if len(Path(line).parts) > 1 else _ucf_class(name))
         entries.append(VideoEntry(Path(name).stem, locate(videos, name, train_list), "train", int(not normal),
                                   class_name))
     for number, line in test_lines:
-        fields = line.split()
-        if len(fields) != 6:
-            raise DatasetError(f"{test_annotations}:{number}: expected 6 fields "
-                               f"(video class s1 e1 s2 e2), got {len(fields)}")
-        name, class_name, *bounds = fields
-        try:
-            s1, e1, s2, e2 = (int(b) for b in bounds)
-        except ValueError:
-            raise DatasetError(f"{test_annotations}:{number}: frame numbers must be integers") from None
-        spans = [(s, e + 1) for s, e in ((s1, e1), (s2, e2)) if s >= 0 and e >= 0]
+        where = f"{test_annotations}:{number}"
+        name, class_name, spans = _ucf_annotation(line.split(), where)
         label = int(class_name.lower() != "normal")
         if label and not spans:
-            raise DatasetError(f"{test_annotations}:{number}: anomalous video {name!r} has no interval")
+            raise DatasetError(f"{where}: anomalous video {name!r} has no interval")
+        if not label and spans:
+            raise DatasetError(f"{where}: normal video {name!r} has an anomalous interval {spans}")
         video_id = Path(name).stem
         entries.append(VideoEntry(video_id, locate(videos, name, test_annotations), "test", label,
                                   "Normal" if not label else class_name))
@@ -54,33 +61,108 @@ def ucf_crime(root: Path, options: dict[str, Any]) -> DatasetIndex:
     return DatasetIndex(entries, intervals)
 
 
+def _video_file_name(listed: str, where: str) -> str:
+    """The file name of a listed video (``Abuse/Abuse001_x264.mp4`` -> ``Abuse001_x264.mp4``;
+    a bare ``Abuse028_x264`` gets ``.mp4``), whichever path separator the list uses."""
+    name = listed.replace("\\", "/").rsplit("/", 1)[-1]
+    if not name:
+        raise DatasetError(f"{where}: no video name in {listed!r}")
+    return name if Path(name).suffix else f"{name}.mp4"
+
+
+def _ucf_class(name: str) -> str:
+    match = re.match(r"([A-Za-z]+?)\d", name)
+    return match.group(1) if match else "Anomaly"
+
+
+def _ucf_annotation(fields: list[str], where: str) -> tuple[str, str, list[tuple[int, int]]]:
+    """(video file name, class, [start, end) intervals) of one test annotation line."""
+    if len(fields) == 7:  # UR-DMU: path, frame count, class, two intervals
+        listed, _, class_name, *bounds = fields
+    elif len(fields) == 6:  # Sultani / VadCLIP
+        listed, class_name, *bounds = fields
+    else:
+        raise DatasetError(f"{where}: expected 6 fields (video class s1 e1 s2 e2) or UR-DMU's 7 "
+                           f"(path frames class s1 e1 s2 e2), got {len(fields)}")
+    try:
+        s1, e1, s2, e2 = (int(b) for b in bounds)
+    except ValueError:
+        raise DatasetError(f"{where}: frame numbers must be integers, got {bounds}") from None
+    spans = []
+    for start, end in ((s1, e1), (s2, e2)):
+        if (start < 0) != (end < 0):
+            raise DatasetError(f"{where}: interval ({start}, {end}) has only one end (-1 marks a missing interval)")
+        if start >= 0:
+            if end < start:
+                raise DatasetError(f"{where}: interval ({start}, {end}) ends before it starts")
+            spans.append((start, end + 1))
+    return _video_file_name(listed, where), class_name, spans
+
+
 @register_dataset("shanghaitech")
 def shanghaitech(root: Path, options: dict[str, Any]) -> DatasetIndex:
-    """ShanghaiTech in Zhong et al.'s split: ``SH_Train_new.txt`` / ``SH_Test_NEW.txt`` with one
-    ``<video> <label>`` per line (label 0 normal, 1 anomalous) and a frame mask per test video
-    in ``test_frame_mask/<video>.npy`` (1 = anomalous frame). Videos are files named
+    """ShanghaiTech in Zhong et al.'s weakly supervised split: a train and a test list with one
+    video per line, either ``<video> <label>`` (label 0 normal, 1 anomalous) or the bare name
+    as in RTFM's ``SH_Train.txt`` / ``SH_Test.txt`` (the label then comes from the name: the
+    original training videos ``01_001`` are normal, the original test videos ``01_0014``
+    anomalous), and a frame mask per anomalous test video in ``test_frame_mask/<video>.npy``
+    (1 = anomalous frame; a normal test video's mask is optional). Videos are files named
     ``<video>.<ext>`` anywhere under the root."""
-    train_list = root / options.get("train_list", "SH_Train_new.txt")
-    test_list = root / options.get("test_list", "SH_Test_NEW.txt")
+    train_list = _first_present(root, options.get("train_list"), ("SH_Train_new.txt", "SH_Train.txt"))
+    test_list = _first_present(root, options.get("test_list"), ("SH_Test_NEW.txt", "SH_Test.txt"))
     mask_dir = root / options.get("test_frame_masks", "test_frame_mask")
     by_stem = {Path(name).stem: path for name, path in find_videos(root).items()}
-    entries, intervals = [], {}
+    entries, intervals, num_frames = [], {}, {}
     for split, listing in (("train", train_list), ("test", test_list)):
         for number, line in _lines(listing):
             fields = line.split()
+            if len(fields) == 1 and (named := shanghaitech_label(Path(fields[0]).stem)) is not None:
+                fields.append(str(named[0]))
             if len(fields) != 2 or fields[1] not in ("0", "1"):
-                raise DatasetError(f"{listing}:{number}: expected '<video> <0|1>', got {line!r}")
+                raise DatasetError(f"{listing}:{number}: expected '<video> <0|1>' or a video name such as "
+                                   f"01_001 / 01_0014, got {line!r}")
             stem, label = Path(fields[0]).stem, int(fields[1])
             if stem not in by_stem:
                 raise DatasetError(f"{listing}: video {stem!r} is listed but not found under the dataset root")
             entries.append(VideoEntry(stem, by_stem[stem], split, label, "Anomaly" if label else "Normal"))
             if split == "test":
-                mask = np.load(require_file(mask_dir / f"{stem}.npy")).astype(bool).ravel()
-                intervals[stem] = mask_intervals(mask)
+                mask_file = mask_dir / f"{stem}.npy"
+                if not mask_file.is_file() and not label:
+                    continue  # Zhong's normal test videos come from the original training set: no mask
+                mask = _read_mask(require_file(mask_file))
+                intervals[stem], num_frames[stem] = mask_intervals(mask), int(mask.size)
                 if bool(label) != bool(mask.any()):
-                    raise DatasetError(f"{mask_dir / f'{stem}.npy'}: frame mask disagrees with label {label} "
-                                       f"in {listing}")
-    return DatasetIndex(entries, intervals)
+                    raise DatasetError(f"{mask_file}: frame mask disagrees with label {label} in {listing}")
+    return DatasetIndex(entries, intervals, num_frames)
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    """A per-frame 0/1 mask from a ``.npy`` file."""
+    try:
+        mask = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: not a readable .npy frame mask ({exc})") from None
+    if mask.size == 0 or not np.isin(mask, (0, 1)).all():
+        raise DatasetError(f"{path}: a frame mask must be a non-empty array of 0 and 1")
+    return mask.astype(bool).ravel()
+
+
+def _first_present(root: Path, chosen: str | None, defaults: tuple[str, ...]) -> Path:
+    """``root / chosen``, or the first default file name that exists (else the first one,
+    whose absence is then reported)."""
+    if chosen:
+        return root / chosen
+    return next((root / name for name in defaults if (root / name).is_file()), root / defaults[0])
+
+
+def shanghaitech_label(video_id: str) -> tuple[int, str] | None:
+    """(label, class) of a ShanghaiTech video in Zhong et al.'s split: the original training
+    videos (``01_001``) are normal, the original test videos (``01_0014``) anomalous."""
+    if re.fullmatch(r"\d{2}_\d{3}", video_id):
+        return 0, "Normal"
+    if re.fullmatch(r"\d{2}_\d{4}", video_id):
+        return 1, "Anomaly"
+    return None
 
 
 XD_CLASSES = {"A": "Normal", "B1": "Fighting", "B2": "Shooting", "B4": "Riot", "B5": "Abuse",
@@ -111,7 +193,12 @@ def xd_violence(root: Path, options: dict[str, Any]) -> DatasetIndex:
         name, *bounds = line.split()
         if len(bounds) % 2 or not bounds:
             raise DatasetError(f"{annotation_file}:{number}: expected '<video> start end [start end ...]'")
-        values = [int(b) for b in bounds]
+        try:
+            values = [int(b) for b in bounds]
+        except ValueError:
+            raise DatasetError(f"{annotation_file}:{number}: frame numbers must be integers, got {bounds}") from None
+        if any(end <= start or start < 0 for start, end in zip(values[::2], values[1::2])):
+            raise DatasetError(f"{annotation_file}:{number}: every interval needs 0 <= start < end, got {bounds}")
         spans[Path(name).stem if name.endswith(".mp4") else name] = list(zip(values[::2], values[1::2]))
     entries, intervals = [], {}
     for split, folder in splits.items():

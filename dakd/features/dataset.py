@@ -74,7 +74,10 @@ def iter_snippet_videos(shards: Sequence[str | os.PathLike], backbones: Sequence
             if meta.num_snippets < 1:
                 raise FeatureStoreError(f"{path}: video {meta.video_id!r} has no snippets")
             seen[meta.video_id] = str(path)
-            inputs = {b: np.array(reduce_crops(video.features[b], crop), dtype=np.float32) for b in backbones}
+            try:
+                inputs = {b: np.array(reduce_crops(video.features[b], crop), dtype=np.float32) for b in backbones}
+            except FeatureStoreError as exc:
+                raise FeatureStoreError(f"{path}: video {meta.video_id!r}: {exc}") from None
             yield SnippetVideo(meta=meta, inputs=inputs)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .store import FeatureStoreError
+
 
 def segment_bounds(num_snippets: int, num_segments: int) -> np.ndarray:
     """Snippet index boundaries of ``num_segments`` near-equal segments, shape (num_segments + 1,).
@@ -50,5 +52,6 @@ def reduce_crops(features: np.ndarray, crop: str | int) -> np.ndarray:
         return features.mean(axis=1, dtype=np.float32) if features.shape[1] > 1 else features[:, 0]
     index = int(crop)
     if not 0 <= index < features.shape[1]:
-        raise ValueError(f"crop index {index} out of range for {features.shape[1]} crops")
+        raise FeatureStoreError(f"features.crop index {index} is out of range for features of "
+                                f"{features.shape[1]} crop(s)")
     return features[:, index]

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import DakdError
+from ..ids import SPLIT, check_video_id
 from ..io import atomic_path
 
 SCHEMA_VERSION = 1
@@ -144,7 +145,9 @@ def write_shard(
                     f"{path}: video {video.meta.video_id!r} backbone {name!r} has shape {got}, "
                     f"expected {expected}"
                 )
-            flat[name].append(np.ascontiguousarray(array, dtype=np.float32).reshape(-1))
+            array = np.ascontiguousarray(array, dtype=np.float32)
+            check_finite(array, f"{path}: video {video.meta.video_id!r} backbone {name!r}")
+            flat[name].append(array.reshape(-1))
 
     # One row group per video, feature lists built zero-copy from each video's array: the
     # writer then encodes a video at a time instead of copying and encoding the whole shard.
@@ -165,6 +168,17 @@ def write_shard(
                        use_dictionary=[f.name for f in META_FIELDS])
 
 
+def check_finite(array: np.ndarray, where: str) -> None:
+    """A FeatureStoreError naming ``where`` and the first snippet holding NaN or infinity:
+    one such value turns every weight of a model trained on it into NaN."""
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        count = int(finite.size - np.count_nonzero(finite))
+        raise FeatureStoreError(f"{where}: {count} non-finite feature value(s), the first "
+                                f"{array[tuple(bad)]} at snippet {bad[0]} (index {tuple(int(i) for i in bad)})")
+
+
 def _one_row_list(values: np.ndarray) -> pa.ListArray:
     """A one-row list<float32> array viewing ``values`` (no copy)."""
     if values.size >= 2**31:
@@ -180,17 +194,49 @@ def read_metadata(path: str | os.PathLike) -> tuple[dict[str, BackboneInfo], dic
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
-        raise FeatureStoreError(f"{path}: not a readable Parquet shard ({exc})") from exc
+        raise FeatureStoreError(f"{path}: not a readable Parquet shard ({_first_line(exc)})") from None
     raw = (schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
         raise FeatureStoreError(f"{path}: no dakd metadata; not a dakd feature shard")
-    meta = json.loads(raw)
-    if meta.get("schema_version") != SCHEMA_VERSION:
-        raise FeatureStoreError(
-            f"{path}: schema version {meta.get('schema_version')} is not the supported {SCHEMA_VERSION}"
-        )
-    infos = {name: BackboneInfo(**info) for name, info in meta["backbones"].items()}
+    try:
+        meta = json.loads(raw)
+    except ValueError as exc:
+        raise FeatureStoreError(f"{path}: dakd metadata is not valid JSON ({_first_line(exc)})") from None
+    if not isinstance(meta, dict) or meta.get("schema_version") != SCHEMA_VERSION:
+        version = meta.get("schema_version") if isinstance(meta, dict) else None
+        raise FeatureStoreError(f"{path}: schema version {version} is not the supported {SCHEMA_VERSION}")
+    try:
+        infos = {name: BackboneInfo(**info) for name, info in meta["backbones"].items()}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise FeatureStoreError(f"{path}: malformed backbone metadata ({_first_line(exc)})") from None
+    for info in infos.values():
+        if not (isinstance(info.dim, int) and info.dim >= 1 and isinstance(info.crops, int) and info.crops >= 1):
+            raise FeatureStoreError(f"{path}: backbone {info.name!r} metadata says {info.crops} crops of "
+                                    f"{info.dim}-d features")
     return infos, meta.get("provenance", {})
+
+
+def check_meta(meta: VideoMeta, path: Path) -> VideoMeta:
+    """A video's row as read from ``path``, its values checked (ids and splits name files
+    downstream; counts decide how frame labels line up)."""
+    where = f"{path}: video {meta.video_id!r}"
+    check_video_id(meta.video_id, f"{path}")
+    if not SPLIT.fullmatch(meta.split):
+        raise FeatureStoreError(f"{where}: split {meta.split!r} is not a split name")
+    problems = [
+        (meta.label in (0, 1), f"label {meta.label} is not 0 or 1"),
+        (meta.snippet_len >= 1 and meta.snippet_stride >= 1,
+         f"snippet length/stride {meta.snippet_len}/{meta.snippet_stride}"),
+        (meta.num_snippets >= 0, f"{meta.num_snippets} snippets"),
+        (1 <= meta.last_snippet_frames <= meta.snippet_len,
+         f"{meta.last_snippet_frames} real frames in a {meta.snippet_len}-frame last snippet"),
+        (meta.num_frames >= 1, f"{meta.num_frames} frames"),
+        (np.isfinite(meta.fps) and meta.fps > 0, f"frame rate {meta.fps}"),
+    ]
+    for ok, what in problems:
+        if not ok:
+            raise FeatureStoreError(f"{where}: {what}")
+    return meta
 
 
 def read_shard(
@@ -225,10 +271,17 @@ def iter_shard_videos(
 
 def _read_videos(path: Path, infos: dict[str, BackboneInfo], wanted: list[str]) -> Iterator[VideoFeatures]:
     columns = [f.name for f in META_FIELDS] + [feature_column(n) for n in wanted]
-    parquet = pq.ParquetFile(path, memory_map=True)
+    try:
+        parquet = pq.ParquetFile(path, memory_map=True)
+    except (pa.ArrowException, OSError) as exc:
+        raise FeatureStoreError(f"{path}: not a readable Parquet shard ({_first_line(exc)})") from None
     for group in range(parquet.num_row_groups):
-        table = parquet.read_row_group(group, columns=columns)
-        metas = [VideoMeta(**row) for row in table.select([f.name for f in META_FIELDS]).to_pylist()]
+        try:
+            table = parquet.read_row_group(group, columns=columns)
+        except (pa.ArrowException, OSError) as exc:
+            raise FeatureStoreError(f"{path}: row group {group} of {parquet.num_row_groups} is corrupt "
+                                    f"({_first_line(exc)}); extract or import this shard again") from None
+        metas = [check_meta(VideoMeta(**row), path) for row in table.select([f.name for f in META_FIELDS]).to_pylist()]
         videos = [VideoFeatures(meta=m, features={}) for m in metas]
         for name in wanted:
             info = infos[name]
@@ -239,6 +292,8 @@ def _read_videos(path: Path, infos: dict[str, BackboneInfo], wanted: list[str]) 
                         f"{path}: video {video.meta.video_id!r} backbone {name!r} holds {flat.size} "
                         f"values, expected {video.meta.num_snippets}x{info.crops}x{info.dim}"
                     )
+                check_finite(flat.reshape(video.meta.num_snippets, -1), f"{path}: video {video.meta.video_id!r} "
+                             f"backbone {name!r}")
                 video.features[name] = flat.reshape(video.meta.num_snippets, info.crops, info.dim)
         yield from videos
 
@@ -267,3 +322,7 @@ def _iter_rows(column: pa.ChunkedArray) -> Iterable[np.ndarray]:
         offsets = chunk.offsets.to_numpy()
         for i in range(len(chunk)):
             yield values[offsets[i] : offsets[i + 1]]
+
+
+def _first_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

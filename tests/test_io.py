@@ -1,0 +1,46 @@
+import os
+import stat
+
+import pytest
+
+from dakd.io import atomic_path, write_json
+
+
+@pytest.fixture
+def umask():
+    def set_mask(mask: int) -> None:
+        os.umask(mask)
+
+    previous = os.umask(0o022)
+    yield set_mask
+    os.umask(previous)
+
+
+def test_outputs_respect_the_umask(tmp_path, umask):
+    """mkstemp alone creates 0600 files, unreadable to colleagues on a shared cluster."""
+    umask(0o022)
+    write_json(tmp_path / "a.json", {"x": 1})
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    umask(0o007)
+    with atomic_path(tmp_path / "b.bin") as tmp:
+        tmp.write_bytes(b"x")
+    assert stat.S_IMODE((tmp_path / "b.bin").stat().st_mode) == 0o660
+
+
+def test_temp_files_of_a_killed_write_are_removed_by_the_next_write(tmp_path):
+    stale = tmp_path / ".out.json.abc123.tmp"
+    stale.write_text("half written")
+    other = tmp_path / ".other.json.abc123.tmp"
+    other.write_text("another output's temp file")
+    write_json(tmp_path / "out.json", {"x": 1})
+    assert not stale.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.json.abc123.tmp", "out.json"]
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    write_json(tmp_path / "out.json", {"x": 1})
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "out.json") as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError("killed")
+    assert (tmp_path / "out.json").read_text().strip().endswith("}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
