@@ -6,7 +6,10 @@ Writes `--videos` fake ten-crop files of `--snippets` x 10 x `--dim` float32 (UC
 averages ~450 snippets of 16 frames per video; I3D-R50 is 2048-d) and a list, imports them
 into shards, then reads the shards back into 32-segment training bags. Reports input
 gigabytes, wall seconds and the peak resident memory of each phase (a fresh process per
-phase, so the peaks do not mix).
+phase, so the peaks do not mix). It also times reading a per-crop list (UR-DMU / VadCLIP
+layout: `--per-crop-videos` x 10 `<video>__N.npy` files in one folder, as XD-Violence's
+19,770-file training folder): each folder is listed once, so this grows linearly with the
+number of files (it grew with their square when the folder was listed per video).
 """
 
 from __future__ import annotations
@@ -36,9 +39,24 @@ def make_files(root: Path, videos: int, snippets: int, dim: int) -> Path:
     return root / "train.list"
 
 
-def phase(code: str) -> dict:
-    """Run ``code`` in a fresh interpreter; wall seconds and peak RSS in MB."""
-    wrapped = (f"import time, resource\nstart = time.perf_counter()\n{code}\n"
+def make_per_crop(root: Path, videos: int) -> Path:
+    """``videos`` x 10 small ``<video>__N.npy`` files in one folder and a list naming them all."""
+    folder = root / "per_crop"
+    folder.mkdir()
+    array = np.zeros((4, 8), np.float32)
+    lines = []
+    for i in range(videos):
+        name = f"Abuse{i:05d}_x264" if i % 2 else f"Normal_Videos_{i:05d}_x264"
+        for crop in range(10):
+            np.save(folder / f"{name}__{crop}.npy", array)
+            lines.append(f"/data/features/{name}__{crop}.npy")
+    (root / "per_crop.list").write_text("\n".join(lines) + "\n")
+    return root / "per_crop.list"
+
+
+def phase(code: str, setup: str = "") -> dict:
+    """Run ``code`` in a fresh interpreter (after ``setup``, untimed); wall seconds and peak RSS in MB."""
+    wrapped = (f"import time, resource\n{setup}\nstart = time.perf_counter()\n{code}\n"
                "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
     out = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, check=True).stdout
     seconds, rss = out.split()[-2:]
@@ -51,6 +69,8 @@ def main() -> None:
     parser.add_argument("--snippets", type=int, default=450)
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--shard-size", type=int, default=16)
+    parser.add_argument("--per-crop-videos", type=int, default=2000,
+                        help="videos of the per-crop list phase (x 10 crop files; 0 skips it)")
     parser.add_argument("--out")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,12 +86,19 @@ def main() -> None:
             "from pathlib import Path\nfrom dakd.features import load_bags\n"
             f"load_bags(sorted(Path({str(shards)!r}).glob('*.parquet')), ['i3d'], 'train', 32)")
         shard_gb = sum(p.stat().st_size for p in shards.glob("*.parquet")) / 1e9
+        per_crop = None
+        if args.per_crop_videos:
+            crop_list = make_per_crop(root, args.per_crop_videos)
+            per_crop = {"videos": args.per_crop_videos, "files": 10 * args.per_crop_videos, **phase(
+                f"read_video_list({str(crop_list)!r}, 'ucf_crime', {str(root / 'per_crop')!r})",
+                setup="from dakd.features.community import read_video_list")}
     result = {
         "machine": platform.platform(), "cpus": __import__("os").cpu_count(),
         "videos": args.videos, "snippets_per_video": args.snippets, "crops": 10, "dim": args.dim,
         "shard_size": args.shard_size, "input_gb": round(gigabytes, 2), "shards_gb": round(shard_gb, 2),
         "import": {**imported, "gb_per_s": round(gigabytes / imported["seconds"], 3)},
         "load_bags": loaded,
+        "read_per_crop_list": per_crop,
         "rusage_note": "peak RSS of a fresh interpreter including torch (~400 MB)",
     }
     print(json.dumps(result, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -47,8 +48,13 @@ def _pseudo_labels(args: argparse.Namespace) -> None:
 def _train_student(args: argparse.Namespace) -> None:
     from .pipeline import run_train_student
 
-    run_train_student(_config(args), args.features, args.teacher, args.pseudo_labels, args.out,
-                      progress=not args.no_progress, annotations=args.annotations)
+    cfg = _config(args)
+    diagnostics = run_train_student(cfg, args.features, args.teacher, args.pseudo_labels, args.out,
+                                    progress=not args.no_progress, annotations=args.annotations)
+    distill = cfg.student.distill
+    if distill.use_nce:
+        print(f"student: L_nce active in {100 * diagnostics['nce_active_fraction']:.1f}% of training batches "
+              f"(anchors: {distill.anchors} >= delta {distill.delta})")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -63,11 +69,13 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 def _extract(args: argparse.Namespace) -> None:
     from .extract import run_extract
+    from .ids import allowed_splits
     from .training import resolve_device
 
     cfg = _config(args)
     failures = run_extract(cfg.extract, args.manifest, args.out_dir, resolve_device(cfg.device),
-                           shards=args.shard, progress=not args.no_progress, seed=cfg.seed)
+                           shards=args.shard, progress=not args.no_progress, seed=cfg.seed,
+                           splits=allowed_splits(cfg.validation.split))
     for failure in failures:
         print(f"failed: {failure['reason']}", file=sys.stderr)
     if failures and not args.tolerate_failures:
@@ -133,6 +141,8 @@ def _import_features(args: argparse.Namespace) -> None:
                    "sources": {n: {**{sp: lists[sp][n] for sp in lists if n in lists[sp]},
                                    "feature_root": roots.get(n, roots.get(None)),
                                    "layout": layouts.get(n, layouts.get(None, "auto"))} for n in names}}
+    if args.all_crops:  # every crop file on disk, not only the listed ones, for every source
+        mapping["sources"] = {n: {**(e or {}), "crops": "all"} for n, e in (mapping.get("sources") or {}).items()}
     flags = {"snippet_len": args.snippet_len, "fps": args.fps, "shard_size": args.shard_size,
              "trim_to_shortest": args.trim_to_shortest or None}
     mapping["options"] = {**(mapping.get("options") or {}), **{k: v for k, v in flags.items() if v is not None}}
@@ -181,6 +191,7 @@ def _synthetic(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dakd", description=__doc__)
     parser.add_argument("--version", action="version", version=f"dakd {__version__}")
+    parser.add_argument("--debug", action="store_true", help=f"show tracebacks (or set {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, handler: Callable[[argparse.Namespace], None], help_text: str) -> argparse.ArgumentParser:
@@ -235,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="directory holding the files when the list's paths point elsewhere")
     p.add_argument("--layout", action="append", default=[], metavar="[BACKBONE=]LAYOUT",
                    help="auto (default), rtfm (T,crops,D), per_crop (__0..__N files of (T,D)), center (T,D)")
-    p.add_argument("--gt", help="concatenated test frame labels (gt-ucf.npy, gt-sh.npy, gt.npy)")
+    p.add_argument("--gt", help="test frame labels: a concatenated vector (gt-ucf.npy, gt-sh.npy, gt.npy) or a "
+                   "folder of per-video files (<video>.npy, <video>__N_gt.npy)")
     p.add_argument("--annotations", help="output annotations.parquet (needed with a ground truth)")
     p.add_argument("--out-dir", required=True, help="directory for shard-NNNNN.parquet files")
     p.add_argument("--snippet-len", type=int, help="frames per feature snippet (default 16)")
@@ -243,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard-size", type=int, help="videos per shard (default 16: a ten-crop UCF-Crime video is ~40 MB)")
     p.add_argument("--trim-to-shortest", action="store_true",
                    help="cut backbones whose snippet counts differ for a video to the shortest")
+    p.add_argument("--all-crops", action="store_true",
+                   help="take every __N crop file on disk, not only the crops the lists name")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p = add("export-features", _export_features, "write one backbone of feature shards in the RTFM .npy layout")
     p.add_argument("--features", nargs="+", required=True, help="feature shards or directories of shards")
@@ -268,14 +282,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_ENV = "DAKD_DEBUG"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A user's error (DakdError) is one line on stderr and exit code 2; any
+    other exception is a bug: one line and exit code 1. ``--debug`` or DAKD_DEBUG=1 shows
+    the traceback instead."""
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         args.handler(args)
     except DakdError as exc:
-        print(f"dakd {args.command}: error: {exc}", file=sys.stderr)
+        if debug:
+            raise
+        print(f"dakd {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"dakd {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not the user's input: say so without a wall of text
+        if debug:
+            raise
+        print(f"dakd {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              f"(rerun with --debug or {DEBUG_ENV}=1 for the traceback, and please report it)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":
