@@ -90,7 +90,7 @@ def _make_demo(args: argparse.Namespace) -> None:
     options = (dataset_entry(args.config, args.dataset).get("options") or {}) if args.config else {}
     try:
         spec = DemoSpec(**{"seed": args.seed, **options})
-    except TypeError as exc:
+    except (ConfigError, TypeError) as exc:
         raise ConfigError(f"{args.config}: datasets.{args.dataset}.options: {exc}") from None
     index = make_demo(args.out_dir, spec)
     print(f"wrote the demo data set: {index}")

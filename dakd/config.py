@@ -1,134 +1,246 @@
 """Typed configuration for the learning stages, read from the ``config.yaml`` the workflow uses.
 
-Defaults are the paper's values (see ``SPEC.md``). Unknown keys inside a section are an
-error, so a typo cannot silently fall back to a default.
+Defaults are the paper's values (see ``SPEC.md``). Every value is checked when the config
+loads (pydantic dataclasses): an unknown key, a value of the wrong type, an enumerated
+value outside its choices or a number outside its range is a one-line :class:`ConfigError`
+naming the dotted key, so a typo or a bad value cannot silently fall back to a default or
+train to garbage. The sections stay real dataclasses (``dataclasses.asdict``/``replace``
+work on them).
+
+This module must stay light (no torch): the Snakefile imports it while it parses.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
+import functools
+import math
 import os
+import re
 import types
 import typing
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import field
+from typing import Annotated, Any, Literal, Union
 
 import yaml
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, ValidationError, ValidationInfo, field_validator
+from pydantic.dataclasses import dataclass
 
 from .errors import DakdError
+from .ids import BASE_SPLITS, SPLIT
 
 
 class ConfigError(DakdError):
     """The configuration is malformed."""
 
 
-@dataclass
+# ---------------------------------------------------------------- choices
+# The registries these mirror (temporal networks, backbones, dataset adapters, feature label
+# rules) live in torch-heavy modules; tests check that the lists are equal.
+
+TemporalNetwork = Literal["tam", "disentangled", "mha", "lstm", "gru", "rnn", "cnn1d", "mtn", "none"]
+BackboneArch = Literal["inception_i3d", "i3d_r50", "s3d", "open_clip"]
+TrainPrecision = Literal["fp32", "bf16"]
+ExtractPrecision = Literal["auto", "fp32", "bf16"]
+Crops = Literal["center", "five", "ten"]
+EvaluateUnit = Literal["snippet", "segment"]
+EvaluateMetric = Literal["auc", "ap"]
+AnchorSource = Literal["teacher_scores", "pseudo_labels"]
+DatasetKind = Literal["demo", "ucf_crime", "shanghaitech", "xd_violence", "features"]
+FeatureNaming = Literal["ucf_crime", "shanghaitech", "xd_violence"]
+FeatureLayout = Literal["auto", "rtfm", "per_crop", "center"]
+
+CROPS_PER_MODE = {"center": 1, "five": 5, "ten": 10}
+DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+# Top-level keys of config.yaml that belong to the workflow, not to a stage's DakdConfig.
+WORKFLOW_KEYS = ("datasets", "reproduce")
+
+
+class _Bad(ValueError):
+    """Raised by a validator: ``message`` (None: describe the field's type and range) about
+    the field, or about its sub-key ``key``."""
+
+    def __init__(self, message: str | None = None, key: str | None = None) -> None:
+        super().__init__(message or "invalid value")
+        self.message, self.key = message, key
+
+
+def _not_bool(value: Any) -> Any:
+    """Numbers must be numbers: YAML's true/false are not 1/0 here."""
+    if isinstance(value, bool):
+        raise _Bad()
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
+
+# extra=forbid: unknown keys are errors. allow_inf_nan=False: NaN/inf are errors.
+# coerce_numbers_to_str: a string field given a number (a checkpoint path "1") keeps it as text.
+# Numbers given as strings ("1e-3": PyYAML reads 1e-3 without a dot as a string) are numbers.
+_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, coerce_numbers_to_str=True)
+
+
+def config_dataclass(cls: type) -> type:
+    """A validated dataclass: ``pydantic.dataclasses.dataclass`` whose construction with a
+    bad value raises a one-line :class:`ConfigError` (``Class.key must be ..., got value``)."""
+    cls = dataclass(config=_CONFIG)(cls)
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except ValidationError as exc:
+            raise ConfigError(_format_errors(exc, cls, base=cls.__name__)) from None
+
+    cls.__init__ = __init__
+    return cls
+
+
+# ---------------------------------------------------------------- sections
+
+
+@config_dataclass
 class AttentionTerms:
     """The four logit terms of the disentangled attention (Table 5 switches them)."""
 
-    self_c2c: bool = True
-    cross_c2c: bool = True
-    c2p: bool = True
-    p2c: bool = True
+    self_c2c: StrictBool = True
+    cross_c2c: StrictBool = True
+    c2p: StrictBool = True
+    p2c: StrictBool = True
 
 
-@dataclass
+@config_dataclass
 class ModelConfig:
     """Projection MLPs + temporal network + scoring head."""
 
-    temporal: str = "tam"
-    width: int = 512
-    heads: int = 8
-    ffn_dim: int = 1024
-    max_relative_distance: int = 25
+    temporal: TemporalNetwork = "tam"
+    width: Int = Field(default=512, ge=1)
+    heads: Int = Field(default=8, ge=1)
+    ffn_dim: Int = Field(default=1024, ge=1)
+    max_relative_distance: Int = Field(default=25, ge=1)
     terms: AttentionTerms = field(default_factory=AttentionTerms)
-    dropout: float = 0.1
-    head_dropout: float = 0.6
+    dropout: Float = Field(default=0.1, ge=0, lt=1)
+    head_dropout: Float = Field(default=0.6, ge=0, lt=1)
+
+    @field_validator("heads")
+    @classmethod
+    def _heads_divide_width(cls, heads: int, info: ValidationInfo) -> int:
+        width = info.data.get("width")
+        if width is not None and width % heads:
+            raise _Bad(f"must divide width ({width}) evenly, got {heads}")
+        return heads
 
 
-@dataclass
+@config_dataclass
 class OptimConfig:
     """A stage's training loop: Adagrad with one learning rate for the temporal network and
     one for the rest, balanced batches, and the precision of the forward matmuls."""
 
-    epochs: int = 100
-    lr_temporal: float = 1e-4
-    lr_other: float = 1e-3
-    weight_decay: float = 1e-3
-    normal_per_batch: int = 30
-    anomalous_per_batch: int = 30
+    epochs: Int = Field(default=100, ge=1)
+    lr_temporal: Float = Field(default=1e-4, gt=0)
+    lr_other: Float = Field(default=1e-3, gt=0)
+    weight_decay: Float = Field(default=1e-3, ge=0)
+    normal_per_batch: Int = Field(default=30, ge=1)
+    anomalous_per_batch: Int = Field(default=30, ge=1)
     # fp32, or bf16: matmuls in bfloat16 under torch.autocast, while weights, optimizer
     # state and losses stay float32 (1.9x faster on an AVX512-BF16 CPU; its matmuls are slower without one).
-    precision: str = "fp32"
+    precision: TrainPrecision = "fp32"
 
 
-@dataclass
+@config_dataclass
 class MILConfig:
     """Sultani et al.'s MIL ranking loss weights."""
 
-    lambda_smooth: float = 8e-5
-    lambda_sparse: float = 8e-5
+    lambda_smooth: Float = Field(default=8e-5, ge=0)
+    lambda_sparse: Float = Field(default=8e-5, ge=0)
 
 
-@dataclass
+@config_dataclass
 class TeacherConfig:
     backbones: list[str] = field(default_factory=lambda: ["i3d", "s3d", "clip"])
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     mil: MILConfig = field(default_factory=MILConfig)
 
+    @field_validator("backbones")
+    @classmethod
+    def _distinct_backbones(cls, backbones: list[str]) -> list[str]:
+        if not backbones or len(set(backbones)) != len(backbones) or not all(backbones):
+            raise _Bad(f"must be a non-empty list of distinct backbone names, got {_show(backbones)}")
+        return backbones
 
-@dataclass
+
+@config_dataclass
 class PseudoLabelConfig:
     """Refinement of teacher scores into student targets (Eq. 6)."""
 
-    moving_average: bool = True
-    window: int = 5
-    min_max: bool = True
+    moving_average: StrictBool = True
+    window: Int = Field(default=5, ge=1)
+    min_max: StrictBool = True
     # A video whose smoothed scores are all equal cannot be min-max normalised: it gets
     # all ones when that flat score is >= this threshold, all zeros otherwise.
-    flat_threshold: float = 0.5
+    flat_threshold: Float = Field(default=0.5, ge=0, le=1)
 
 
-@dataclass
+@config_dataclass
 class DistillConfig:
     """Bi-level distillation: L_d = L_bce + alpha * tau^2 * L_nce (Eq. 8)."""
 
-    use_bce: bool = True
-    use_nce: bool = True
-    alpha: float = 7.5
-    tau: float = 1.0
-    delta: float = 0.9
+    use_bce: StrictBool = True
+    use_nce: StrictBool = True
+    alpha: Float = Field(default=7.5, ge=0)
+    tau: Float = Field(default=1.0, gt=0)
+    delta: Float = Field(default=0.9, ge=0, le=1)
     # What is thresholded at delta to split InfoNCE anchors: the teacher's raw scores (the
     # paper's "Teacher's predictions") or the refined pseudo-labels (min-max puts every
     # anomalous video's top segments at 1, so anchors exist even for a timid teacher).
-    anchors: str = "teacher_scores"
-    projection_hidden: int = 512
-    projection_dim: int = 128
+    anchors: AnchorSource = "teacher_scores"
+    projection_hidden: Int = Field(default=512, ge=1)
+    projection_dim: Int = Field(default=128, ge=1)
 
 
 def _student_model() -> ModelConfig:
     return ModelConfig(terms=AttentionTerms(cross_c2c=False))
 
 
-@dataclass
+@config_dataclass
 class StudentConfig:
     backbone: str = "clip"
     model: ModelConfig = field(default_factory=_student_model)
     optim: OptimConfig = field(default_factory=OptimConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
 
+    @field_validator("backbone")
+    @classmethod
+    def _named(cls, backbone: str) -> str:
+        if not backbone:
+            raise _Bad("must name a backbone, got ''")
+        return backbone
 
-@dataclass
+
+def _crop(value: Any) -> Any:
+    """``"mean"`` or a crop index (an integer or its digits), stored as text: ``"0"``."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    if isinstance(value, str) and (value.strip() == "mean" or (value.strip().isascii() and value.strip().isdigit())):
+        return value.strip() if value.strip() == "mean" else str(int(value))
+    raise _Bad(f"must be 'mean' or a crop index >= 0, got {_show(value)}")
+
+
+@config_dataclass
 class FeatureInputConfig:
     """How stored snippet features become model inputs."""
 
-    segments: int = 32
-    crop: str = "mean"
+    segments: Int = Field(default=32, ge=1)
+    # "mean" over crops, or a crop index as text ("0": the first crop; see features.reduce_crops)
+    crop: Annotated[str, BeforeValidator(_crop)] = "mean"
 
 
-@dataclass
+@config_dataclass
 class EvaluateConfig:
     """Frame-level evaluation.
 
@@ -139,12 +251,12 @@ class EvaluateConfig:
     ``metric``: the headline number, ``auc`` (UCF-Crime, ShanghaiTech) or ``ap`` (XD-Violence).
     """
 
-    unit: str = "snippet"
-    max_window: int | None = 4096
-    metric: str = "auc"
+    unit: EvaluateUnit = "snippet"
+    max_window: Int | None = Field(default=4096, ge=1)
+    metric: EvaluateMetric = "auc"
 
 
-@dataclass
+@config_dataclass
 class BackboneConfig:
     """One feature extractor.
 
@@ -154,11 +266,11 @@ class BackboneConfig:
     of randomly initialised models for tests and is refused with real weights.
     """
 
-    arch: str = "s3d"
+    arch: BackboneArch = "s3d"
     weights: str = "pretrained"
     model: str = ""
     pretrained_tag: str = ""
-    size: int | None = None
+    size: Int | None = Field(default=None, ge=16)
 
 
 def _default_backbones() -> dict[str, BackboneConfig]:
@@ -169,24 +281,24 @@ def _default_backbones() -> dict[str, BackboneConfig]:
     }
 
 
-@dataclass
+@config_dataclass
 class ExtractConfig:
     """Video decoding and feature extraction."""
 
     backbones: dict[str, BackboneConfig] = field(default_factory=_default_backbones)
-    snippet_len: int = 16
-    snippet_stride: int = 16
-    crops: str = "ten"
-    decode_short_side: int = 256
-    batch_snippets: int = 8
-    num_workers: int = 2
-    video_timeout_s: float = 1800.0
-    videos_per_worker: int = 16
-    shard_size: int = 32
-    precision: str = "auto"
+    snippet_len: Int = Field(default=16, ge=1)
+    snippet_stride: Int = Field(default=16, ge=1)
+    crops: Crops = "ten"
+    decode_short_side: Int = Field(default=256, ge=16)
+    batch_snippets: Int = Field(default=8, ge=1)
+    num_workers: Int = Field(default=2, ge=1)
+    video_timeout_s: Float = Field(default=1800.0, gt=0)
+    videos_per_worker: Int = Field(default=16, ge=1)
+    shard_size: Int = Field(default=32, ge=1)
+    precision: ExtractPrecision = "auto"
 
 
-@dataclass
+@config_dataclass
 class ValidationConfig:
     """Model selection on a held-out split (never the test split).
 
@@ -196,12 +308,22 @@ class ValidationConfig:
     """
 
     split: str | None = None
-    every: int = 1
+    every: Int = Field(default=1, ge=1)
+
+    @field_validator("split")
+    @classmethod
+    def _held_out(cls, split: str | None) -> str | None:
+        if split in BASE_SPLITS:
+            raise _Bad(f"must not be the {split} split: null or a held-out split name, got {_show(split)}")
+        if split is not None and not SPLIT.fullmatch(split):
+            raise _Bad(f"must be null or a held-out split name (a letter, then letters, digits, _ or -; "
+                       f"not {' or '.join(BASE_SPLITS)}), got {_show(split)}")
+        return split
 
 
-@dataclass
+@config_dataclass
 class DakdConfig:
-    seed: int = 0
+    seed: Int = Field(default=0, ge=0)
     device: str = "auto"
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     features: FeatureInputConfig = field(default_factory=FeatureInputConfig)
@@ -211,38 +333,86 @@ class DakdConfig:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
+    @field_validator("device")
+    @classmethod
+    def _device(cls, device: str) -> str:
+        if not DEVICE.fullmatch(device):
+            raise _Bad(f"must be one of auto, cpu, cuda, cuda:N, got {_show(device)}")
+        return device
+
+    @field_validator("features")
+    @classmethod
+    def _crop_exists(cls, features: FeatureInputConfig, info: ValidationInfo) -> FeatureInputConfig:
+        extract = info.data.get("extract")
+        if extract is not None and features.crop != "mean":
+            count = CROPS_PER_MODE[extract.crops]
+            if int(features.crop) >= count:
+                raise _Bad(f"must be 'mean' or a crop index in [0, {count}) for extract.crops "
+                           f"{extract.crops!r}, got {features.crop}", key="crop")
+        return features
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DakdConfig:
-        """Build from a config mapping; top-level keys that belong to the workflow are ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return _build(cls, {k: v for k, v in data.items() if k in known}, "")
+        """Build from a config mapping; the workflow's top-level keys (``datasets``,
+        ``reproduce``) are ignored, any other unknown key is an error."""
+        try:
+            return _validate(cls, data)
+        except ValidationError as exc:
+            raise ConfigError(_format_errors(exc, cls)) from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
+# ---------------------------------------------------------------- loading
+
+
 def section_from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Rebuild one config dataclass (e.g. a checkpoint's ModelConfig) from its dict form."""
-    return _build(cls, data, cls.__name__)
+    try:
+        return _validate(cls, data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, cls, base=cls.__name__)) from None
 
 
 def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None,
                 dataset: str | None = None) -> DakdConfig:
     """Read ``config.yaml`` (defaults when ``path`` is None), merge ``datasets.<dataset>.overrides``
-    when a dataset is named, then apply ``a.b.c=value`` overrides."""
+    when a dataset is named, then apply ``a.b.c=value`` overrides.
+
+    An error names where the offending value came from: the file, the dataset's overrides
+    or the ``--set`` item."""
     data = read_config_file(path) if path is not None else {}
+    source = path if path is not None else "config"
+    states = [(f"{path}: " if path is not None else "", data)]
     if dataset is not None:
-        data = dataset_config(data, dataset, path)
-    return DakdConfig.from_dict(apply_overrides(data, overrides or []))
+        data = dataset_config(data, dataset, source)
+        states.append((f"{source}: datasets.{dataset}.overrides: ", data))
+    for item in overrides or []:
+        data = _apply_override(data, item)
+        states.append((f"--set {item}: ", data))
+    try:
+        return _validate(DakdConfig, data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        step = len(states) - 1
+        while step > 0 and _has_error(states[step - 1][1], first):
+            step -= 1
+        raise ConfigError(_format_errors(exc, DakdConfig, states[step][0])) from None
 
 
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     """The raw mapping in a YAML config file; an unreadable file is a ConfigError naming it."""
     try:
         with open(path) as fh:
-            return yaml.safe_load(fh) or {}
+            data = yaml.safe_load(fh)
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from exc
+        raise ConfigError(f"{path}: cannot read config ({_one_line(exc)})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file is a mapping of sections, got {_show(data)}")
+    return data
 
 
 def dataset_entry(path: str | os.PathLike, dataset: str) -> dict[str, Any]:
@@ -253,9 +423,18 @@ def dataset_entry(path: str | os.PathLike, dataset: str) -> dict[str, Any]:
 def dataset_config(data: dict[str, Any], dataset: str, source: Any = "config") -> dict[str, Any]:
     """``data`` with the dataset's ``overrides`` merged in (nested mappings merge, values replace)."""
     datasets = data.get("datasets") or {}
+    if not isinstance(datasets, dict):
+        raise ConfigError(f"{source}: datasets must be a mapping of dataset names, got {_show(datasets)}")
     if dataset not in datasets:
         raise ConfigError(f"{source}: no dataset {dataset!r} under 'datasets' (have {sorted(datasets)})")
-    return deep_merge(data, datasets[dataset].get("overrides") or {})
+    entry = datasets[dataset]
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{source}: datasets.{dataset} must be a mapping (kind, root, ...), got {_show(entry)}")
+    overrides = entry.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{source}: datasets.{dataset}.overrides must be a mapping of config sections, "
+                          f"got {_show(overrides)}")
+    return deep_merge(data, overrides)
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -269,76 +448,330 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``data`` with each ``a.b.c=value`` (value parsed as YAML) set."""
-    changes = {}
+    """Return a copy of ``data`` with each ``a.b.c=value`` (value parsed as YAML) set; a
+    malformed item is a ConfigError naming it."""
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(f"override {item!r} is not of the form key.path=value")
-        changes[key] = yaml.safe_load(raw)
-    return set_dotted(data, changes)
+        data = _apply_override(data, item)
+    return copy.deepcopy(data)
+
+
+def _apply_override(data: dict[str, Any], item: str) -> dict[str, Any]:
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {item}: not of the form key.path=value (e.g. teacher.optim.epochs=50)")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {item}: the value {raw!r} is not valid YAML") from None
+    try:
+        return set_dotted(data, {key: value})
+    except ConfigError as exc:
+        raise ConfigError(f"--set {item}: {exc}") from None
 
 
 def set_dotted(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``data`` with each dotted key set (mappings are replaced, not merged)."""
     data = copy.deepcopy(data)
     for key, value in changes.items():
+        parts = str(key).split(".")
+        if not all(parts):
+            raise ConfigError(f"{key}: not a dotted config key (an empty part)")
         node = data
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = copy.deepcopy(value)
+        for depth, part in enumerate(parts[:-1]):
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+            if not isinstance(node, dict):
+                raise ConfigError(f"{key}: cannot set a key inside {'.'.join(parts[:depth + 1])}, "
+                                  f"which is {_show(node)}, not a mapping")
+        node[parts[-1]] = copy.deepcopy(value)
     return data
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
+# ---------------------------------------------------------------- the workflow's config.yaml
+
+ENTRY_KEYS = ("kind", "root", "options", "overrides")
+FEATURE_ENTRY_KEYS = ("naming", "sources", "ground_truth")
+SOURCE_KEYS = ("train", "test", "feature_root", "layout")
+# Options of the dataset adapters (dakd/datasets/adapters.py): file names under the root.
+ADAPTER_OPTIONS = {
+    "ucf_crime": ("train_list", "test_annotations"),
+    "shanghaitech": ("train_list", "test_list", "test_frame_masks"),
+    "xd_violence": ("train_dir", "test_dir", "test_annotations"),
+}
+
+
+def check_workflow_config(data: dict[str, Any], where: str) -> None:
+    """Check a whole ``config.yaml`` mapping as the Snakemake workflow holds it, before any
+    job runs: the top-level sections, and for every dataset under ``datasets`` its entry
+    (keys, ``kind``, ``root``, the adapter's ``options``) and the config its ``overrides``
+    make. The first problem is a one-line ConfigError starting with ``where``."""
     if not isinstance(data, dict):
-        raise ConfigError(f"config section {where or '<root>'!r} must be a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ConfigError(f"unknown config key(s) {sorted(unknown)} in {where or '<root>'!r}")
-    kwargs = {}
+        raise ConfigError(f"{where}: a config file is a mapping of sections, got {_show(data)}")
+    try:
+        DakdConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    datasets = data.get("datasets")
+    if not isinstance(datasets, dict) or not datasets:
+        raise ConfigError(f"{where}: datasets must be a non-empty mapping of dataset names to entries "
+                          f"(kind, root, ...), got {_show(datasets)}")
+    for name, entry in datasets.items():
+        _check_dataset_entry(name, entry, f"{where}: datasets.{name}")
+        merged = dataset_config(data, name, where)
+        try:
+            DakdConfig.from_dict(merged)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: datasets.{name}.overrides: {exc}") from None
+
+
+def _check_dataset_entry(name: Any, entry: Any, where: str) -> None:
+    if not isinstance(name, str) or not SPLIT.fullmatch(name):
+        raise ConfigError(f"{where}: a dataset name is a letter, then letters, digits, _ or -, got {_show(name)}")
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a mapping (kind, root, options, overrides), got {_show(entry)}")
+    _check_keys(entry, ENTRY_KEYS + FEATURE_ENTRY_KEYS, where)
+    kind = entry.get("kind")
+    kinds = typing.get_args(DatasetKind)
+    if kind not in kinds:
+        raise ConfigError(f"{where}.kind must be one of {', '.join(kinds)}, got {_show(kind)}")
+    for key in FEATURE_ENTRY_KEYS:
+        if kind != "features" and key in entry:
+            raise ConfigError(f"{where}.{key}: only a dataset of kind 'features' has this key (this one is {kind!r})")
+    if not isinstance(entry.get("root"), str) or not entry["root"]:
+        raise ConfigError(f"{where}.root must be the dataset's directory (a non-empty string), "
+                          f"got {_show(entry.get('root'))}")
+    options = entry.get("options")
+    if options is not None and not isinstance(options, dict):
+        raise ConfigError(f"{where}.options must be a mapping, got {_show(options)}")
+    options = options or {}
+    if kind == "demo":
+        from .datasets.demo import DemoSpec  # here, not at the top: numpy and the adapters
+
+        try:
+            _validate(DemoSpec, options)
+        except ValidationError as exc:
+            raise ConfigError(_format_errors(exc, DemoSpec, base=f"{where}.options")) from None
+    elif kind in ADAPTER_OPTIONS:
+        _check_keys(options, ADAPTER_OPTIONS[kind], f"{where}.options")
+        for key, value in options.items():
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where}.options.{key} must be a path under the root (a string), "
+                                  f"got {_show(value)}")
+    if kind == "features":
+        _check_feature_entry(entry, where)
+
+
+def _check_feature_entry(entry: dict[str, Any], where: str) -> None:
+    """``naming``, ``sources`` and ``ground_truth`` of released features (options: the importer's)."""
+    namings = typing.get_args(FeatureNaming)
+    if entry.get("naming") not in namings:
+        raise ConfigError(f"{where}.naming must be one of {', '.join(namings)} (the rule that labels the "
+                          f"videos), got {_show(entry.get('naming'))}")
+    if not isinstance(entry.get("ground_truth"), str) or not entry["ground_truth"]:
+        raise ConfigError(f"{where}.ground_truth must be the frame ground-truth file (a string), "
+                          f"got {_show(entry.get('ground_truth'))}")
+    sources = entry.get("sources")
+    if not isinstance(sources, dict) or not sources:
+        raise ConfigError(f"{where}.sources must be a non-empty mapping of backbone names to "
+                          f"{{train, test, feature_root, layout}}, got {_show(sources)}")
+    layouts = typing.get_args(FeatureLayout)
+    for backbone, source in sources.items():
+        here = f"{where}.sources.{backbone}"
+        if not isinstance(source, dict):
+            raise ConfigError(f"{here} must be a mapping (train, test, feature_root, layout), got {_show(source)}")
+        _check_keys(source, SOURCE_KEYS, here)
+        for key in ("train", "test", "feature_root"):
+            if source.get(key) is not None and not isinstance(source[key], str):
+                raise ConfigError(f"{here}.{key} must be a path (a string), got {_show(source[key])}")
+        if source.get("layout") is not None and source["layout"] not in layouts:
+            raise ConfigError(f"{here}.layout must be one of {', '.join(layouts)}, got {_show(source['layout'])}")
+
+
+def _check_keys(mapping: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: {_unknown(str(key), allowed)}")
+
+
+# ---------------------------------------------------------------- validation and messages
+
+
+def _validate(cls: type, data: Any) -> Any:
+    """``cls`` validated from ``data`` (its missing keys keep their defaults); raises ValidationError."""
+    if cls is DakdConfig and isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in WORKFLOW_KEYS}
+    return cls.__pydantic_validator__.validate_python(_with_defaults(cls, data))
+
+
+def _has_error(data: Any, error: Any) -> bool:
+    """Whether ``data`` has ``error`` (same key, same kind of problem) as a DakdConfig."""
+    try:
+        _validate(DakdConfig, data)
+    except ValidationError as exc:
+        return any((e["loc"], e["type"]) == (error["loc"], error["type"]) for e in exc.errors())
+    return False
+
+
+def _with_defaults(cls: type, data: Any) -> Any:
+    """``data`` with each nested section given partially (or empty: ``teacher:``) completed
+    from that field's default, which for ``student.model`` differs from ``ModelConfig()``.
+    A mapping of named sections (``extract.backbones``) replaces the default whole."""
+    if not isinstance(data, dict):
+        return data
+    fields = getattr(cls, "__pydantic_fields__", {})
+    out = dict(data)
+    default = None
     for name, value in data.items():
-        hint = hints[name]
-        path = f"{where}.{name}" if where else name
-        if dataclasses.is_dataclass(hint):
-            default = getattr(cls(), name)
-            merged = {**dataclasses.asdict(default), **(value or {})}
-            kwargs[name] = _build(hint, merged, path)
-        elif typing.get_origin(hint) is dict and dataclasses.is_dataclass(typing.get_args(hint)[1]):
-            # A mapping of named sections (e.g. extract.backbones) replaces the default whole.
-            if not isinstance(value, dict):
-                raise ConfigError(f"config key {path!r} must be a mapping, got {value!r}")
-            item = typing.get_args(hint)[1]
-            kwargs[name] = {k: _build(item, v or {}, f"{path}.{k}") for k, v in value.items()}
+        info = fields.get(name)
+        if info is None or not (value is None or isinstance(value, dict)):
+            continue
+        if dataclasses.is_dataclass(info.annotation):
+            if default is None:
+                default = cls()
+            out[name] = _merge_defaults(dataclasses.asdict(getattr(default, name)), value or {})
+        elif value is None and typing.get_origin(info.annotation) is dict:
+            out[name] = {}
+    return out
+
+
+def _merge_defaults(default: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(default)
+    for key, item in value.items():
+        if key == "backbones" and isinstance(item, dict):  # named sections: replace the default whole
+            merged[key] = {name: {} if entry is None else entry for name, entry in item.items()}
+        elif isinstance(merged.get(key), dict) and (item is None or isinstance(item, dict)):
+            merged[key] = _merge_defaults(merged[key], item or {})
         else:
-            kwargs[name] = _coerce(hint, value, path)
-    return cls(**kwargs)
+            merged[key] = item
+    return merged
 
 
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if origin is typing.Union or origin is types.UnionType:
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        hint = next(a for a in args if a is not type(None))
-        origin = typing.get_origin(hint)
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"config key {where!r} must be a list, got {value!r}")
-        (item,) = typing.get_args(hint)
-        return [_coerce(item, v, where) for v in value]
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"config key {where!r} must be true/false, got {value!r}")
-        return value
-    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if hint is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if hint is str and isinstance(value, (str, int)):
-        return str(value)
-    raise ConfigError(f"config key {where!r} must be {getattr(hint, '__name__', hint)}, got {value!r}")
+def _format_errors(exc: ValidationError, cls: type, source: str = "", base: str = "") -> str:
+    """One line for the first error: ``<source><base>.<dotted.key> must be <what>, got <value>``
+    (``source``: where the value came from, e.g. ``"config.yaml: "``; ``base``: what the
+    key is under, e.g. ``ModelConfig``)."""
+    errors = exc.errors()
+    key, problem = _format_error(errors[0], cls)
+    key = ".".join(part for part in (base, key) if part) or "<config>"
+    # "teacher.optim.epochs must be ..., got 0"; other problems after a colon: "teacher.x: unknown key; ..."
+    message = f"{source}{key}{' ' if problem.startswith('must ') else ': '}{problem}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return _one_line(message)
+
+
+def _format_error(error: Any, root: type) -> tuple[str, str]:
+    """The dotted key of one pydantic error and the problem: ``must be <what>, got <value>``."""
+    loc = list(error["loc"])
+    if loc and isinstance(loc[0], int) and loc[0] < len(dataclasses.fields(root)):
+        loc[0] = dataclasses.fields(root)[loc[0]].name  # a positional argument of the constructor
+    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    bad = ctx.get("error")
+    if isinstance(bad, _Bad) and bad.key:
+        loc += bad.key.split(".")
+    owner, name = _owner(root, loc)
+    key = _dotted(loc)
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        valid = tuple(getattr(owner, "__pydantic_fields__", {}))
+        return key, _unknown(str(loc[-1]), valid + (WORKFLOW_KEYS if owner is DakdConfig else ()))
+    if isinstance(bad, Exception) and not (isinstance(bad, _Bad) and bad.message is None):
+        return key, bad.message if isinstance(bad, _Bad) else str(bad)
+    if kind in ("dataclass_type", "dataclass_exact_type", "dict_type", "model_type"):
+        return key, f"must be a mapping, got {_show(value)}"
+    described = _describe(owner, name) if owner is not None and name is not None else None
+    if described is None:
+        described = {"list_type": "a list", "string_type": "a string"}.get(kind)
+    if described is None:
+        return key, f"{error['msg'][:1].lower()}{error['msg'][1:]}, got {_show(value)}"
+    return key, f"must be {described}, got {_show(value)}"
+
+
+def _owner(root: type, loc: list[Any]) -> tuple[type | None, str | None]:
+    """The dataclass holding the field ``loc`` points at, and the field's name."""
+    cls, i = root, 0
+    while i < len(loc) - 1:
+        info = getattr(cls, "__pydantic_fields__", {}).get(loc[i])
+        hint = _unwrap(info.annotation)[0] if info is not None else None
+        if hint is not None and dataclasses.is_dataclass(hint):
+            cls, i = hint, i + 1
+        elif typing.get_origin(hint) is dict and dataclasses.is_dataclass(typing.get_args(hint)[1]):
+            cls, i = typing.get_args(hint)[1], i + 2
+        else:
+            return None, None
+    return (cls, loc[i]) if i == len(loc) - 1 else (None, None)
+
+
+def _unwrap(hint: Any) -> tuple[Any, bool]:
+    """``hint`` without ``Optional`` and ``Annotated``, and whether it was optional."""
+    optional = False
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional, hint = len(args) < len(typing.get_args(hint)), args[0]
+    if typing.get_origin(hint) is Annotated:
+        hint = typing.get_args(hint)[0]
+    return hint, optional
+
+
+def _describe(cls: type, name: str) -> str | None:
+    """What field ``name`` of ``cls`` accepts: ``an integer >= 1``, ``a number in [0, 1)``, ..."""
+    info = getattr(cls, "__pydantic_fields__", {}).get(name)
+    if info is None:
+        return None
+    hint, optional = _unwrap(info.annotation)
+    if typing.get_origin(hint) is Literal:
+        text = "one of " + ", ".join(str(a) for a in typing.get_args(hint))
+    elif hint is bool:
+        text = "true or false"
+    elif hint in (int, float):
+        text = ("an integer" if hint is int else "a number") + _range(info.metadata)
+    elif hint is str:
+        text = "a string"
+    else:
+        return None
+    return f"null or {text}" if optional else text
+
+
+def _range(metadata: list[Any]) -> str:
+    bounds = {}
+    for item in metadata:
+        for attr in ("gt", "ge", "lt", "le"):
+            if getattr(item, attr, None) is not None:
+                bounds[attr] = getattr(item, attr)
+    low = ("gt", bounds["gt"]) if "gt" in bounds else ("ge", bounds["ge"]) if "ge" in bounds else None
+    high = ("lt", bounds["lt"]) if "lt" in bounds else ("le", bounds["le"]) if "le" in bounds else None
+    if low and high:
+        return f" in {'(' if low[0] == 'gt' else '['}{low[1]:g}, {high[1]:g}{')' if high[0] == 'lt' else ']'}"
+    symbols = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+    bound = low or high
+    return f" {symbols[bound[0]]} {bound[1]:g}" if bound else ""
+
+
+def _unknown(key: str, valid: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    return f"unknown key; did you mean {close[0]!r}?" if close else f"unknown key (valid: {', '.join(valid)})"
+
+
+def _dotted(loc: list[Any]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it, on one line and short."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, float) and not math.isfinite(value):
+        text = str(value)
+    else:
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _one_line(message: Any) -> str:
+    return " ".join(str(message).split()) if "\n" in str(message) or "\r" in str(message) else str(message)

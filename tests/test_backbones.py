@@ -78,7 +78,6 @@ def test_local_checkpoint_loads_and_reproduces_features(tmp_path):
 
 
 @pytest.mark.parametrize("cfg, message", [
-    (BackboneConfig("c3d"), "unknown backbone 'c3d'"),
     (BackboneConfig("s3d", "/nowhere/s3d.pt"), "/nowhere/s3d.pt: checkpoint for backbone 's3d' not found"),
     (BackboneConfig("s3d", "pretrained", size=32), "'size' may only shrink randomly initialised models"),
     (BackboneConfig("inception_i3d", "pretrained"), "no library ships these weights"),
@@ -95,3 +94,10 @@ def test_checkpoint_that_does_not_fit_is_a_clear_error(tmp_path):
     torch.save({"weight": torch.zeros(3)}, path)
     with pytest.raises(BackboneError, match="wrong.pt: weights do not fit backbone 'inception_i3d'"):
         build_backbone(BackboneConfig("inception_i3d", str(path)))
+
+
+def test_an_unknown_backbone_is_refused_when_the_config_loads():
+    from dakd.config import ConfigError
+
+    with pytest.raises(ConfigError, match="BackboneConfig.arch must be one of"):
+        BackboneConfig("c3d")

@@ -94,7 +94,7 @@ def test_bad_studies_are_config_errors():
         parse_studies({"studies": {"t": {"rows": [{"label": "a"}], "subsets": {"key": "x", "of": ["a"]}}}})
     with pytest.raises(ConfigError, match=r"models must be a non-empty subset"):
         parse_studies({"studies": {"t": {"models": ["pupil"], "rows": [{"label": "a"}]}}})
-    with pytest.raises(ConfigError, match=r"study 't' row 'bad': unknown config key"):
+    with pytest.raises(ConfigError, match=r"study 't' row 'bad': teacher.modle: unknown key; did you mean 'model'\?"):
         plan_dataset(_data({"t": {"rows": [{"label": "bad", "set": {"teacher.modle.temporal": "mtn"}}]}}), "ucf")
     with pytest.raises(ConfigError, match=r"seeds must be distinct"):
         plan_dataset(_data({"t": TABLE}, seeds=(1, 1)), "ucf")

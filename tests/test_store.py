@@ -3,7 +3,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from dakd.errors import DakdError
-
 from dakd.features import (
     BackboneInfo,
     FeatureStoreError,
@@ -160,7 +159,8 @@ def test_non_finite_features_are_refused_on_write_and_on_read(tmp_path):
     patched = table.set_column(table.schema.get_field_index("feat__i3d"), table.schema.field("feat__i3d"),
                                pa.array(values, pa.list_(pa.float32())))
     pq.write_table(patched.replace_schema_metadata(table.schema.metadata), path)
-    with pytest.raises(FeatureStoreError, match=r"r.parquet: video 'b' backbone 'i3d': 1 non-finite .* inf at snippet 0"):
+    with pytest.raises(FeatureStoreError, match=r"r.parquet: video 'b' backbone 'i3d': 1 non-finite .* inf at "
+                                                r"snippet 0"):
         read_shard(path)
     with pytest.raises(FeatureStoreError, match="r.parquet: video 'b'"):
         load_bags([path], ["i3d"], "train")
@@ -185,7 +185,8 @@ def test_row_values_are_checked_on_read(tmp_path):
                                    ("last_snippet_frames", 0, "0 real frames")]:
         import pyarrow as pa
         index = table.schema.get_field_index(column)
-        patched = table.set_column(index, table.schema.field(column), pa.array([value], table.schema.field(column).type))
+        field = table.schema.field(column)
+        patched = table.set_column(index, field, pa.array([value], field.type))
         pq.write_table(patched.replace_schema_metadata(table.schema.metadata), path)
         with pytest.raises(DakdError, match=message):
             read_shard(path)
