@@ -51,6 +51,7 @@ AnchorSource = Literal["teacher_scores", "pseudo_labels"]
 DatasetKind = Literal["demo", "ucf_crime", "shanghaitech", "xd_violence", "features"]
 FeatureNaming = Literal["ucf_crime", "shanghaitech", "xd_violence"]
 FeatureLayout = Literal["auto", "rtfm", "per_crop", "center"]
+FeatureCrops = Literal["listed", "all"]  # the crop files a list names, or every crop file on disk
 
 CROPS_PER_MODE = {"center": 1, "five": 5, "ten": 10}
 DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
@@ -493,7 +494,7 @@ def set_dotted(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 ENTRY_KEYS = ("kind", "root", "options", "overrides")
 FEATURE_ENTRY_KEYS = ("naming", "sources", "ground_truth")
-SOURCE_KEYS = ("train", "test", "feature_root", "layout")
+SOURCE_KEYS = ("train", "test", "feature_root", "layout", "crops")
 # Options of the dataset adapters (dakd/datasets/adapters.py): file names under the root.
 ADAPTER_OPTIONS = {
     "ucf_crime": ("train_list", "test_annotations"),
@@ -587,6 +588,9 @@ def _check_feature_entry(entry: dict[str, Any], where: str) -> None:
                 raise ConfigError(f"{here}.{key} must be a path (a string), got {_show(source[key])}")
         if source.get("layout") is not None and source["layout"] not in layouts:
             raise ConfigError(f"{here}.layout must be one of {', '.join(layouts)}, got {_show(source['layout'])}")
+        crops = typing.get_args(FeatureCrops)
+        if source.get("crops") is not None and source["crops"] not in crops:
+            raise ConfigError(f"{here}.crops must be one of {', '.join(crops)}, got {_show(source['crops'])}")
 
 
 def _check_keys(mapping: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:

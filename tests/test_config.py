@@ -559,6 +559,7 @@ def test_choices_equal_the_registries():
     from dakd.backbones import available_backbones
     from dakd.backbones.preprocess import CROP_MODES
     from dakd.datasets import available_datasets
+    from dakd.features.community import CROP_MODES as LISTED_CROP_MODES
     from dakd.features.community import LABEL_RULES, LAYOUTS
     from dakd.models.temporal import available_temporal_networks
     from dakd.training import ANCHOR_SOURCES, PRECISIONS
@@ -569,6 +570,7 @@ def test_choices_equal_the_registries():
     assert sorted(args(config_module.DatasetKind)) == sorted([*available_datasets(), "features"])
     assert sorted(args(config_module.FeatureNaming)) == LABEL_RULES.names()
     assert args(config_module.FeatureLayout) == LAYOUTS
+    assert args(config_module.FeatureCrops) == LISTED_CROP_MODES
     assert config_module.CROPS_PER_MODE == CROP_MODES and set(args(config_module.Crops)) == set(CROP_MODES)
     assert set(args(config_module.TrainPrecision)) == set(PRECISIONS)
     assert args(config_module.AnchorSource) == ANCHOR_SOURCES
@@ -596,6 +598,7 @@ def test_the_schema_lists_the_same_choices():
         (dataset["kind"], config_module.DatasetKind),
         (dataset["naming"], config_module.FeatureNaming),
         (dataset["sources"]["additionalProperties"]["properties"]["layout"], config_module.FeatureLayout),
+        (dataset["sources"]["additionalProperties"]["properties"]["crops"], config_module.FeatureCrops),
     ]
     for node, literal in pairs:
         assert node["enum"] == list(args(literal))
