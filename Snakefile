@@ -4,9 +4,10 @@
 #   snakemake --cores 8 results/ucf/student_auc.json      # UCF-Crime where config.yaml says
 #   snakemake --cores 8 results/ucf/tables/table4.md      # a paper table, mean ± std over seeds
 #
-# Stages live in workflow/rules/, one file each; config.yaml is validated on load.
+# Stages live in workflow/rules/, one file each; config.yaml is validated on load, and every job
+# runs with the config Snakemake holds, command-line overrides included (workflow/rules/common.smk).
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("8.0")
 
@@ -14,9 +15,7 @@ min_version("8.0")
 configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
-
+# Validates the config (with --config / --configfile overrides) and writes the file every job runs with.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"

@@ -45,7 +45,12 @@ def test_every_study_is_tabulated_with_each_seed_kept(tables_run):
             result = json.loads((tables_run / "results/demo/runs" / row["run_dir"] /
                                  f"{row['model']}_auc.json").read_text())
             assert float(row["value_percent"]) == pytest.approx(100 * result["value"], abs=1e-3)
-            assert result["provenance"]["config"]["seed"] == int(row["seed"])
+            assert result["training_config"]["seed"] == int(row["seed"])
+            run_dir = tables_run / "results/demo/runs" / row["run_dir"]
+            for name in (f"evaluate_{row['model']}", f"train_{row['model']}"):  # log and benchmark of each job
+                assert (run_dir / f"{name}.log").is_file() and (run_dir / f"{name}.tsv").is_file(), (run_dir, name)
+            if row["model"] == "student":
+                assert all((run_dir.parent / f"pseudo_labels{suffix}").is_file() for suffix in (".log", ".tsv"))
     figure5 = (tables / "figure5.md").read_text()
     assert all(cfg["reproduce"]["studies"][n]["title"] in figure5 for n in STUDIES if n.startswith("figure5_"))
     with open(tables / "table4.csv") as fh:

@@ -1,13 +1,92 @@
-# Shared helpers: per-dataset config, the parameters each stage depends on, shard lists.
+# Shared helpers: the configuration every job runs with, per-dataset config, the parameters
+# each stage depends on, shard lists.
 
 import csv
+import functools
+import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
-from dakd.config import dataset_config, load_config
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config, validate
 
-CONFIG_FILE = workflow.configfiles[0] if workflow.configfiles else "config.yaml"
+from dakd.config import ConfigError, DakdConfig, check_workflow_config, dataset_config
+from dakd.io import atomic_path
+
+CONFIG_FILE = str(workflow.configfiles[0]) if workflow.configfiles else "config.yaml"
+
+
+def _yaml_leaves(value):
+    """--config reads a nested value with YAML's BaseLoader, so its leaves are all strings
+    ('teacher={optim: {epochs: 3}}' gives epochs '3'); read each leaf as YAML instead."""
+    if isinstance(value, dict):
+        return {k: _yaml_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_yaml_leaves(v) for v in value]
+    if isinstance(value, str):
+        if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value):
+            return float(value)  # YAML 1.1 wants a dot in 1.0e-3; 1e-3 is a number here too
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return parsed if parsed is None or isinstance(parsed, (bool, int, float)) else value
+    return value
+
+
+def _check_config():
+    """The config Snakemake holds (config files, then --config) against the schema and dakd's
+    own checks; a bad value stops the run here with one line naming it."""
+    where = f"{CONFIG_FILE}{' with the --config overrides' if workflow.config_settings.config else ''}"
+    try:
+        validate(config, "../schemas/config.schema.yaml")
+    except WorkflowError as exc:
+        error = exc.__context__  # the jsonschema ValidationError
+        if not hasattr(error, "absolute_path"):
+            raise
+        key = ".".join(str(part) for part in error.absolute_path) or "<root>"
+        sys.exit(f"dakd: {where}: {key}: {' '.join(error.message.split())}")
+    try:
+        check_workflow_config(config, where)
+    except ConfigError as exc:
+        sys.exit(f"dakd: {' '.join(str(exc).split())}")
+
+
+def _write_effective_config():
+    """Write the config Snakemake holds to results/.config/config-<digest>.yaml and return the path.
+
+    Every rule passes this file to the dakd CLI, so a job runs with, and its outputs record,
+    exactly this config: --config and --configfile overrides included. The name is a digest
+    of the content, so a job that parses the Snakefile again (a SLURM job) finds the same file,
+    and files never change once written (temporary file + rename, on a shared file system too).
+    """
+    text = ("# The configuration the dakd jobs run with: the workflow's config files and --config\n"
+            "# overrides, written by workflow/rules/common.smk. Named by its content's digest.\n"
+            + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    path = Path("results", ".config", f"config-{hashlib.sha256(text.encode()).hexdigest()[:16]}.yaml")
+    try:
+        if path.read_text() == text:
+            return str(path)
+    except (OSError, UnicodeDecodeError):
+        pass
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return str(path)
+
+
+update_config(config, _yaml_leaves({k: v for k, v in (workflow.config_settings.config or {}).items()
+                                    if isinstance(v, (dict, list))}))
+_check_config()
+# What every rule passes to `dakd ... --config`.
+EFFECTIVE_CONFIG = _write_effective_config()
+# Every rule logs stdout to {log}; stderr (warnings, errors) goes to the log and the console.
+# Both append (Snakemake removes a job's log before it runs), so neither overwrites the other;
+# the pipeline keeps the stage's exit status (Snakemake runs bash with pipefail).
+TO_LOG = " 2>&1 >>{log:q} | tee -a {log:q} >&2"
+
 DATASETS = sorted(config["datasets"])
 # Datasets given as pre-extracted (community) features skip decoding and extraction.
 FEATURE_DATASETS = [d for d in DATASETS if config["datasets"][d]["kind"] == "features"]
@@ -15,7 +94,7 @@ VIDEO_DATASETS = [d for d in DATASETS if d not in FEATURE_DATASETS]
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS),
+    dataset="|".join(map(re.escape, DATASETS)),
     model="teacher|student",
     shard=r"\d{5}",
 
@@ -47,9 +126,15 @@ def training_params(dataset, stage):
     return stage_params(dataset, *sections)
 
 
+@functools.cache
+def dakd_config(dataset):
+    """The typed config a dakd stage on ``dataset`` runs with (config is fixed once parsed)."""
+    return DakdConfig.from_dict(merged(dataset))
+
+
 def uses_gpu(dataset):
     """GPU count a heavy job asks for: 0 when the dataset runs on the CPU."""
-    return 0 if load_config(CONFIG_FILE, dataset=dataset).device == "cpu" else 1
+    return 0 if dakd_config(dataset).device == "cpu" else 1
 
 
 def dataset_root(dataset):
@@ -82,7 +167,7 @@ def shard_count(dataset):
     manifest = checkpoints.index_dataset.get(dataset=dataset).output.manifest
     with open(manifest) as fh:
         videos = sum(1 for _ in csv.DictReader(fh))
-    size = load_config(CONFIG_FILE, dataset=dataset).extract.shard_size
+    size = dakd_config(dataset).extract.shard_size
     return max(1, -(-videos // size))
 
 

@@ -18,15 +18,15 @@ if "demo" in config["datasets"]:
         resources:
             mem_mb=2000,
         shell:
-            "dakd make-demo --config {CONFIG_FILE} --dataset demo --out-dir {params.root} "
-            "--seed {params.seed} > {log} 2>&1"
+            "dakd make-demo --config {EFFECTIVE_CONFIG:q} --dataset demo --out-dir {params.root:q} "
+            "--seed {params.seed}" + TO_LOG
 
 
 checkpoint index_dataset:
     input:
         require_dataset_root,
     wildcard_constraints:
-        dataset="|".join(VIDEO_DATASETS) or "$^",
+        dataset="|".join(map(re.escape, VIDEO_DATASETS)) or "$^",
     output:
         manifest="results/{dataset}/videos.csv",
         annotations="results/{dataset}/annotations.parquet",
@@ -38,8 +38,8 @@ checkpoint index_dataset:
     resources:
         mem_mb=2000,
     shell:
-        "dakd index-dataset --config {CONFIG_FILE} --dataset {wildcards.dataset} "
-        "--manifest {output.manifest} --annotations {output.annotations} > {log} 2>&1"
+        "dakd index-dataset --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} "
+        "--manifest {output.manifest:q} --annotations {output.annotations:q}" + TO_LOG
 
 
 rule import_features:
@@ -53,12 +53,12 @@ rule import_features:
     benchmark:
         "results/{dataset}/benchmarks/import_features.tsv"
     wildcard_constraints:
-        dataset="|".join(FEATURE_DATASETS) or "$^",
+        dataset="|".join(map(re.escape, FEATURE_DATASETS)) or "$^",
     params:
         spec=lambda wc: dataset_source(wc.dataset),
     threads: 1
     resources:
         mem_mb=8000,
     shell:
-        "dakd import-features --config {CONFIG_FILE} --dataset {wildcards.dataset} --out-dir {output.features} "
-        "--annotations {output.annotations} --no-progress > {log} 2>&1"
+        "dakd import-features --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} "
+        "--out-dir {output.features:q} --annotations {output.annotations:q} --no-progress" + TO_LOG

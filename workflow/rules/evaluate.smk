@@ -19,6 +19,6 @@ rule evaluate:
     resources:
         mem_mb=8000,
     shell:
-        "dakd evaluate --config {CONFIG_FILE} --dataset {wildcards.dataset} --features {input.shards} "
-        "--model {input.model} --annotations {input.annotations} --out {output.result} "
-        "--scores-out {output.scores} > {log} 2>&1"
+        "dakd evaluate --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} --features {input.shards:q} "
+        "--model {input.model:q} --annotations {input.annotations:q} --out {output.result:q} "
+        "--scores-out {output.scores:q}" + TO_LOG

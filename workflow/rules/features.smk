@@ -19,6 +19,6 @@ rule extract_shard:
         mem_mb=16000,
         gpu=lambda wc: uses_gpu(wc.dataset),
     shell:
-        "dakd extract --config {CONFIG_FILE} --dataset {wildcards.dataset} --manifest {input.manifest} "
-        "--out-dir results/{wildcards.dataset}/features --shard {params.number} --no-progress "
-        "--tolerate-failures > {log} 2>&1"
+        "dakd extract --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} --manifest {input.manifest:q} "
+        "--out-dir results/{wildcards.dataset:q}/features --shard {params.number} --no-progress "
+        "--tolerate-failures" + TO_LOG

@@ -17,5 +17,5 @@ rule pseudo_labels:
     resources:
         mem_mb=8000,
     shell:
-        "dakd pseudo-labels --config {CONFIG_FILE} --dataset {wildcards.dataset} "
-        "--features {input.shards} --teacher {input.teacher} --out {output} > {log} 2>&1"
+        "dakd pseudo-labels --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} "
+        "--features {input.shards:q} --teacher {input.teacher:q} --out {output:q}" + TO_LOG

@@ -15,5 +15,5 @@ rule plots:
     resources:
         mem_mb=2000,
     shell:
-        "dakd plot --scores {input.scores} --result {input.result} --roc-out {output.roc} "
-        "--timeline-out {output.timeline} > {log} 2>&1"
+        "dakd plot --scores {input.scores:q} --result {input.result:q} --roc-out {output.roc:q} "
+        "--timeline-out {output.timeline:q}" + TO_LOG

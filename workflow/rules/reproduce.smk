@@ -76,8 +76,8 @@ rule study_teacher:
         mem_mb=16000,
         gpu=lambda wc: uses_gpu(wc.dataset),
     shell:
-        "dakd train-teacher --config {CONFIG_FILE} --dataset {wildcards.dataset} {params.sets} "
-        "--features {input.shards} --annotations {input.annotations} --out {output} --no-progress > {log} 2>&1"
+        "dakd train-teacher --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} {params.sets} "
+        "--features {input.shards:q} --annotations {input.annotations:q} --out {output:q} --no-progress" + TO_LOG
 
 
 rule study_pseudo_labels:
@@ -88,6 +88,8 @@ rule study_pseudo_labels:
         "results/{dataset}/runs/{teacher_run}/{pseudo_run}/pseudo_labels.parquet",
     log:
         "results/{dataset}/runs/{teacher_run}/{pseudo_run}/pseudo_labels.log",
+    benchmark:
+        "results/{dataset}/runs/{teacher_run}/{pseudo_run}/pseudo_labels.tsv"
     wildcard_constraints:
         teacher_run=r"t[0-9a-f]{10}",
         pseudo_run=r"p[0-9a-f]{10}",
@@ -97,8 +99,8 @@ rule study_pseudo_labels:
     resources:
         mem_mb=8000,
     shell:
-        "dakd pseudo-labels --config {CONFIG_FILE} --dataset {wildcards.dataset} {params.sets} "
-        "--features {input.shards} --teacher {input.teacher} --out {output} > {log} 2>&1"
+        "dakd pseudo-labels --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} {params.sets} "
+        "--features {input.shards:q} --teacher {input.teacher:q} --out {output:q}" + TO_LOG
 
 
 rule study_student:
@@ -124,9 +126,9 @@ rule study_student:
         mem_mb=16000,
         gpu=lambda wc: uses_gpu(wc.dataset),
     shell:
-        "dakd train-student --config {CONFIG_FILE} --dataset {wildcards.dataset} {params.sets} "
-        "--features {input.shards} --annotations {input.annotations} --teacher {input.teacher} "
-        "--pseudo-labels {input.pseudo_labels} --out {output} --no-progress > {log} 2>&1"
+        "dakd train-student --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} {params.sets} "
+        "--features {input.shards:q} --annotations {input.annotations:q} --teacher {input.teacher:q} "
+        "--pseudo-labels {input.pseudo_labels:q} --out {output:q} --no-progress" + TO_LOG
 
 
 rule study_evaluate:
@@ -138,6 +140,8 @@ rule study_evaluate:
         "results/{dataset}/runs/{run}/{model}_auc.json",
     log:
         "results/{dataset}/runs/{run}/evaluate_{model}.log",
+    benchmark:
+        "results/{dataset}/runs/{run}/evaluate_{model}.tsv"
     wildcard_constraints:
         run=RUN_DIR_PATTERN,
     params:
@@ -146,8 +150,9 @@ rule study_evaluate:
     resources:
         mem_mb=8000,
     shell:
-        "dakd evaluate --config {CONFIG_FILE} --dataset {wildcards.dataset} {params.sets} "
-        "--features {input.shards} --model {input.model} --annotations {input.annotations} --out {output} > {log} 2>&1"
+        "dakd evaluate --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} {params.sets} "
+        "--features {input.shards:q} --model {input.model:q} --annotations {input.annotations:q} "
+        "--out {output:q}" + TO_LOG
 
 
 rule tabulate:
@@ -161,15 +166,15 @@ rule tabulate:
     log:
         "results/{dataset}/logs/tabulate_{study}.log",
     wildcard_constraints:
-        study="|".join(config.get("reproduce", {}).get("studies", {})) or "$^",
+        study="|".join(map(re.escape, config.get("reproduce", {}).get("studies", {}))) or "$^",
     params:
         spec=lambda wc: study_spec(wc.dataset, wc.study),
     threads: 1
     resources:
         mem_mb=2000,
     shell:
-        "dakd tabulate --config {CONFIG_FILE} --dataset {wildcards.dataset} --study {wildcards.study} "
-        "--runs-root results/{wildcards.dataset}/runs --out-dir results/{wildcards.dataset}/tables > {log} 2>&1"
+        "dakd tabulate --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} --study {wildcards.study:q} "
+        "--runs-root results/{wildcards.dataset:q}/runs --out-dir results/{wildcards.dataset:q}/tables" + TO_LOG
 
 
 rule study_group:
@@ -178,6 +183,6 @@ rule study_group:
     output:
         "results/{dataset}/tables/{group}.md",
     wildcard_constraints:
-        group="|".join(sorted(study_groups())),
+        group="|".join(map(re.escape, sorted(study_groups()))),
     shell:
-        "cat {input} > {output}"
+        "cat {input:q} > {output:q}"

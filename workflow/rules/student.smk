@@ -20,7 +20,6 @@ rule train_student:
         mem_mb=16000,
         gpu=lambda wc: uses_gpu(wc.dataset),
     shell:
-        "dakd train-student --config {CONFIG_FILE} --dataset {wildcards.dataset} "
-        "--features {input.shards} --annotations {input.annotations} --teacher {input.teacher} "
-        "--pseudo-labels {input.pseudo_labels} "
-        "--out {output} --no-progress > {log} 2>&1"
+        "dakd train-student --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} "
+        "--features {input.shards:q} --annotations {input.annotations:q} --teacher {input.teacher:q} "
+        "--pseudo-labels {input.pseudo_labels:q} --out {output:q} --no-progress" + TO_LOG

@@ -18,5 +18,5 @@ rule train_teacher:
         mem_mb=16000,
         gpu=lambda wc: uses_gpu(wc.dataset),
     shell:
-        "dakd train-teacher --config {CONFIG_FILE} --dataset {wildcards.dataset} "
-        "--features {input.shards} --annotations {input.annotations} --out {output} --no-progress > {log} 2>&1"
+        "dakd train-teacher --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} "
+        "--features {input.shards:q} --annotations {input.annotations:q} --out {output:q} --no-progress" + TO_LOG
