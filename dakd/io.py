@@ -47,6 +47,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def read_text(path: str | os.PathLike) -> str:
+    """A UTF-8 text file (a byte-order mark, as Excel writes, is skipped); anything else is a
+    one-line DakdError naming the file, line and byte."""
+    from .errors import DakdError
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DakdError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DakdError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
 def write_json(path: str | os.PathLike, payload: Any) -> None:
     """Write ``payload`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:

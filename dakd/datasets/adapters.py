@@ -9,17 +9,13 @@ from typing import Any
 import numpy as np
 
 from ..annotations import mask_intervals
+from ..io import read_text
 from .base import DatasetError, DatasetIndex, VideoEntry, find_videos, locate, register_dataset, require_file
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
     """(line number, stripped text) of every non-blank line of a UTF-8 text file (a BOM is skipped)."""
-    data = require_file(path).read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DatasetError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text = read_text(require_file(path))
     return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 
@@ -43,7 +39,8 @@ def ucf_crime(root: Path, options: dict[str, Any]) -> DatasetIndex:
     for number, line in train_lines:
         name = _video_file_name(line.split()[0], f"{train_list}:{number}")
         normal = "normal" in name.lower()
-        class_name = "Normal" if normal else (Path(line).parts[0] if len(Path(line).parts) > 1 else _ucf_class(name))
+        parts = line.split()[0].replace("\\", "/").split("/")
+        class_name = "Normal" if normal else (parts[0] if len(parts) > 1 else (ucf_label(name) or (1, "Anomaly"))[1])
         entries.append(VideoEntry(Path(name).stem, locate(videos, name, train_list), "train", int(not normal),
                                   class_name))
     for number, line in test_lines:
@@ -70,9 +67,13 @@ def _video_file_name(listed: str, where: str) -> str:
     return name if Path(name).suffix else f"{name}.mp4"
 
 
-def _ucf_class(name: str) -> str:
-    match = re.match(r"([A-Za-z]+?)\d", name)
-    return match.group(1) if match else "Anomaly"
+def ucf_label(video_id: str) -> tuple[int, str] | None:
+    """(label, class) from a UCF-Crime name: ``Normal_Videos_003_x264`` normal,
+    ``Abuse001_x264`` anomalous of class Abuse; None when the name carries neither."""
+    if "normal" in video_id.lower():
+        return 0, "Normal"
+    match = re.match(r"([A-Za-z]+?)\d", video_id)
+    return (1, match.group(1)) if match else None
 
 
 def _ucf_annotation(fields: list[str], where: str) -> tuple[str, str, list[tuple[int, int]]]:

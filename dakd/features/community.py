@@ -52,10 +52,10 @@ from typing import Any
 import numpy as np
 
 from ..annotations import frame_labels, mask_intervals, read_annotations, write_annotations
-from ..datasets.adapters import XD_CLASSES, xd_label
+from ..datasets.adapters import XD_CLASSES, shanghaitech_label, ucf_label, xd_label
 from ..errors import DakdError
 from ..ids import check_split, check_video_id
-from ..io import atomic_path
+from ..io import atomic_path, read_text
 from ..provenance import provenance
 from ..registry import Registry
 from .store import BackboneInfo, VideoFeatures, VideoMeta, iter_shard_videos, write_shard
@@ -89,26 +89,8 @@ LABEL_RULES: Registry[LabelRule] = Registry("naming rule (dataset kind)", Featur
 register_label_rule = LABEL_RULES.register
 
 
-@register_label_rule("ucf_crime")
-def _ucf_label(video_id: str) -> tuple[int, str] | None:
-    """``Normal_Videos_003_x264`` -> normal; ``Abuse001_x264`` -> (1, Abuse)."""
-    if "normal" in video_id.lower():
-        return 0, "Normal"
-    match = re.match(r"([A-Za-z]+?)\d", video_id)
-    return (1, match.group(1)) if match else None
-
-
-@register_label_rule("shanghaitech")
-def _shanghaitech_label(video_id: str) -> tuple[int, str] | None:
-    """Zhong et al.'s split: the original training videos (``01_001``) are normal, the
-    original test videos (``01_0014``) anomalous."""
-    if re.fullmatch(r"\d{2}_\d{3}", video_id):
-        return 0, "Normal"
-    if re.fullmatch(r"\d{2}_\d{4}", video_id):
-        return 1, "Anomaly"
-    return None
-
-
+register_label_rule("ucf_crime")(ucf_label)
+register_label_rule("shanghaitech")(shanghaitech_label)
 register_label_rule("xd_violence")(xd_label)
 
 
@@ -388,7 +370,7 @@ def _say_crops(crops: Sequence[int]) -> str:
 def _list_rows(list_file: Path) -> list[_Row]:
     """Lines of a ``.list``: a path, optionally followed by a numeric label column."""
     rows = []
-    for number, line in enumerate(list_file.read_text().splitlines(), 1):
+    for number, line in enumerate(read_text(list_file).splitlines(), 1):
         line = line.strip()
         if not line:
             continue
@@ -401,14 +383,16 @@ def _list_rows(list_file: Path) -> list[_Row]:
 
 
 def _csv_rows(list_file: Path) -> list[_Row]:
-    with list_file.open(newline="") as fh:
-        reader = csv.DictReader(fh)
+    reader = csv.DictReader(io.StringIO(read_text(list_file), newline=""))
+    try:
         if "path" not in (reader.fieldnames or []):
             raise FeatureImportError(f"{list_file}: CSV list needs a 'path' column (and 'label'), "
                                      f"has {reader.fieldnames}")
         has_label = "label" in reader.fieldnames
-        return [_row(n, row["path"].strip(), row["label"] if has_label else None)
-                for n, row in enumerate(reader, 2) if (row["path"] or "").strip()]
+        return [_row(reader.line_num, (row["path"] or "").strip(), row["label"] if has_label else None)
+                for row in reader if (row["path"] or "").strip()]
+    except csv.Error as exc:
+        raise FeatureImportError(f"{list_file}:{reader.line_num}: not a well-formed CSV row ({exc})") from None
 
 
 def _row(number: int, listed: str, label: str | None) -> _Row:
