@@ -399,3 +399,84 @@ def test_the_zero_byte_video_is_listed_with_its_reason(good, tmp_path, capsys):
     assert main(argv) == 2
     failures = json.loads((tmp_path / "features" / "shard-00000.failures.json").read_text())
     assert failures[0]["video_id"] == "a" and "empty file" in failures[0]["reason"]
+
+
+# ---------------------------------------------------------------- through the DAG
+
+
+def _dag_config(workdir: Path, datasets: dict) -> None:
+    """The shipped config.yaml with ``datasets`` replaced (the paper's defaults elsewhere)."""
+    from workflow_helpers import REPO
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["datasets"] = datasets
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _ucf_root(root: Path, train: str, test: str) -> Path:
+    for video in UCF_VIDEOS:
+        (root / "videos" / video).parent.mkdir(parents=True, exist_ok=True)
+        (root / "videos" / video).write_bytes(b"")
+    (root / "Anomaly_Train.txt").write_text(train)
+    (root / "Temporal_Anomaly_Annotation_for_Testing_Videos.txt").write_text(test)
+    return root
+
+
+def _dag_bad_override(tmp: Path) -> tuple[list[str], str, list[Path]]:
+    _dag_config(tmp, {"ucf": {"kind": "ucf_crime", "root": str(_ucf_root(tmp / "ucf", UCF_TRAIN, UCF_TEST)),
+                              "overrides": {"student": {"distill": {"tau": -1}}}}})
+    return ["-n", "results/ucf/student_auc.json"], r"datasets\.ucf\.overrides.*student\.distill\.tau", []
+
+
+def _dag_bad_command_line(tmp: Path) -> tuple[list[str], str, list[Path]]:
+    _dag_config(tmp, {"ucf": {"kind": "ucf_crime", "root": str(_ucf_root(tmp / "ucf", UCF_TRAIN, UCF_TEST))}})
+    return ["-n", "results/ucf/student_auc.json", "--config", "seed=-1"], r"seed", []
+
+
+def _dag_annotation_line(tmp: Path) -> tuple[list[str], str, list[Path]]:
+    root = _ucf_root(tmp / "ucf", UCF_TRAIN, "Arrest001_x264.mp4  Arrest  10  40  -1\n")
+    _dag_config(tmp, {"ucf": {"kind": "ucf_crime", "root": str(root)}})
+    outputs = [tmp / "results/ucf/videos.csv", tmp / "results/ucf/annotations.parquet"]
+    return ["--cores", "1", "results/ucf/videos.csv"], r"Testing_Videos\.txt:1: expected 6 fields", outputs
+
+
+def _dag_both_splits(tmp: Path) -> tuple[list[str], str, list[Path]]:
+    root = _ucf_root(tmp / "ucf", UCF_TRAIN + "Arrest/Arrest001_x264.mp4\n", UCF_TEST)
+    _dag_config(tmp, {"ucf": {"kind": "ucf_crime", "root": str(root)}})
+    outputs = [tmp / "results/ucf/videos.csv", tmp / "results/ucf/annotations.parquet"]
+    return ["--cores", "1", "results/ucf/videos.csv"], r"'Arrest001_x264' is listed in both the train and the test", \
+        outputs
+
+
+def _dag_nan_import(tmp: Path) -> tuple[list[str], str, list[Path]]:
+    data = tmp / "released"
+    data.mkdir()
+    _released(data, nan=True)
+    _dag_config(tmp, {"rtfm": {"kind": "features", "root": str(data), "naming": "ucf_crime",
+                               "sources": {"i3d": {"train": "train.list", "test": "test.list"}},
+                               "ground_truth": "gt.npy",
+                               "overrides": {"teacher": {"backbones": ["i3d"]}, "student": {"backbone": "i3d"}}}})
+    outputs = [tmp / "results/rtfm/imported", tmp / "results/rtfm/annotations.parquet"]
+    return ["--cores", "1", "results/rtfm/annotations.parquet"], r"Normal_Videos_001_x264_i3d\.npy.*non-finite", \
+        outputs
+
+
+DAG_CASES = {"bad value in a dataset's overrides": _dag_bad_override, "bad --config value": _dag_bad_command_line,
+             "malformed annotation line": _dag_annotation_line, "video in both splits": _dag_both_splits,
+             "NaN in released features": _dag_nan_import}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(DAG_CASES))
+def test_bad_input_through_the_dag(name, tmp_path):
+    """The workflow stops with the one-line error on the console and leaves no output behind."""
+    from workflow_helpers import snakemake
+
+    args, message, outputs = DAG_CASES[name](tmp_path)
+    run = snakemake(tmp_path, *args)
+    console = run.stdout + run.stderr
+    assert run.returncode != 0
+    lines = [line for line in console.splitlines() if __import__("re").search(message, line)]
+    assert lines and all(line.startswith("dakd") for line in lines), console[-3000:]
+    assert "Traceback" not in console, console[-3000:]
+    assert not [p for p in outputs if p.exists()]
