@@ -16,7 +16,6 @@ import ctypes
 import json
 import multiprocessing as mp
 import os
-import queue
 import signal
 import sys
 import threading
@@ -24,6 +23,8 @@ import time
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from multiprocessing import connection
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -178,43 +179,46 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="dakd-parent-watchdog", daemon=True).start()
 
 
-def _decode_worker(worker_id: int, tasks: mp.Queue, results: mp.Queue, cfg: dict[str, Any], max_videos: int,
-                   parent: int) -> None:
+def _decode_worker(conn: Connection, cfg: dict[str, Any], parent: int) -> None:
+    """Decode the videos the parent sends, one at a time, until it sends None.
+
+    Every message goes back on this worker's own pipe, so a worker that is killed (a hung
+    decoder past its timeout) can only break its own channel: a queue shared between
+    workers can be left locked, or holding half a message, by a process killed mid-write.
+    """
     from .video import VideoDecoder
 
     _die_with_parent(parent)
     torch.set_num_threads(1)
-    for _ in range(max_videos):
-        item = _next_task(tasks, parent)
-        if item is None:
-            break
+    while (item := _next_task(conn, parent)) is not None:
         index, path = item
-        results.put(("take", worker_id, index, None))
+        conn.send(("take", index, None))
         try:
             decoder = VideoDecoder(path, cfg["snippet_len"], cfg["snippet_stride"], cfg["decode_short_side"])
             plan = decoder.plan
-            results.put(("info", worker_id, index, {
+            conn.send(("info", index, {
                 "num_frames": plan.num_frames, "fps": decoder.info.fps, "num_snippets": plan.num_snippets,
                 "last_snippet_frames": plan.last_snippet_frames}))
             for start, frames in decoder.batches(cfg["batch_snippets"]):
                 # numpy, not a shared-memory tensor: a recycled worker may exit before the
                 # parent unpickles its last batch, and torch's fd sharing needs it alive.
-                results.put(("batch", worker_id, index, (start, frames)))
-            results.put(("done", worker_id, index, None))
+                conn.send(("batch", index, (start, frames)))
+            conn.send(("done", index, None))
         except Exception as exc:  # any failure belongs to this video only
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            results.put(("error", worker_id, index, message))
-    results.put(("exit", worker_id, None, None))
+            conn.send(("error", index, message))
+    conn.close()
 
 
-def _next_task(tasks: mp.Queue, parent: int) -> tuple[int, str] | None:
-    """The next (index, path), or None to stop; a worker whose parent died stops too."""
-    while True:
-        try:
-            return tasks.get(timeout=5.0)
-        except queue.Empty:
-            if os.getppid() != parent:
-                return None
+def _next_task(conn: Connection, parent: int) -> tuple[int, str] | None:
+    """The next (index, path) from the parent, or None to stop; a worker whose parent died stops too."""
+    while not conn.poll(5.0):
+        if os.getppid() != parent:
+            return None
+    try:
+        return conn.recv()
+    except EOFError:
+        return None
 
 
 @dataclass
@@ -223,39 +227,75 @@ class _Pending:
     chunks: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
 
 
+STARTUP_S = 120.0
+
+
+@dataclass
+class _Worker:
+    """A decoding process, its end of the pipe, the video it works on and since when."""
+
+    process: Any
+    conn: Connection
+    task: int | None = None
+    started: float = 0.0
+    taken: bool = False  # the worker has said it started on ``task``
+    handled: int = 0
+
+
 class DecodePool:
-    """Worker processes decoding a list of videos; yields per-video events in completion order."""
+    """Worker processes decoding a list of videos; yields per-video events in completion order.
+
+    Each worker has its own pipe. The parent hands out one video at a time, so a worker
+    holds at most one video, and the pipe's buffer bounds what is in flight: a worker
+    blocks on its next batch until the parent has read the last one.
+    """
 
     def __init__(self, paths: Sequence[str], cfg: ExtractConfig) -> None:
         self.cfg = cfg
         self.ctx = mp.get_context("spawn")
-        self.tasks = self.ctx.Queue()
-        self.results = self.ctx.Queue(maxsize=max(2, 2 * cfg.num_workers))
-        for item in enumerate(paths):
-            self.tasks.put(item)
-        self.total = self.unassigned = len(paths)
-        self.workers: dict[int, Any] = {}
-        self.active: dict[int, tuple[int, float]] = {}
-        self.next_id = 0
+        self.queue = list(enumerate(paths))[::-1]  # popped from the end: list order
+        self.total = len(paths)
+        self.workers: list[_Worker] = []
         for _ in range(min(max(cfg.num_workers, 1), len(paths))):
             self._spawn()
 
     def _spawn(self) -> None:
         decode = {k: getattr(self.cfg, k) for k in ("snippet_len", "snippet_stride", "decode_short_side",
                                                    "batch_snippets")}
-        proc = self.ctx.Process(target=_decode_worker, daemon=True,
-                                args=(self.next_id, self.tasks, self.results, decode, self.cfg.videos_per_worker,
-                                      os.getpid()))
-        proc.start()
-        self.workers[self.next_id] = proc
-        self.next_id += 1
+        ours, theirs = self.ctx.Pipe()
+        process = self.ctx.Process(target=_decode_worker, daemon=True, args=(theirs, decode, os.getpid()))
+        process.start()
+        theirs.close()
+        worker = _Worker(process, ours)
+        self.workers.append(worker)
+        self._assign(worker)
 
-    def _retire(self, worker_id: int) -> None:
-        proc = self.workers.pop(worker_id)
-        if proc.is_alive():
-            proc.kill()
-        proc.join(timeout=5)
-        if self.unassigned > 0:
+    def _assign(self, worker: _Worker) -> None:
+        """Give an idle worker the next video; recycle it after ``videos_per_worker`` (decord leaks)."""
+        if not self.queue:
+            return
+        if worker.handled >= self.cfg.videos_per_worker:
+            self._retire(worker, graceful=True)
+            return
+        worker.task, path = self.queue.pop()
+        worker.started, worker.taken = time.monotonic(), False
+        worker.conn.send((worker.task, path))
+
+    def _retire(self, worker: _Worker, graceful: bool = False) -> None:
+        """Stop a worker (it finishes on its own when ``graceful``; else it is killed) and
+        start a fresh one while videos are left."""
+        self.workers.remove(worker)
+        if graceful:
+            try:
+                worker.conn.send(None)
+            except OSError:
+                pass
+            worker.process.join(timeout=10)
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(timeout=5)
+        worker.conn.close()
+        if self.queue:
             self._spawn()
 
     def events(self):
@@ -266,48 +306,59 @@ class DecodePool:
         """
         remaining = self.total
         while remaining > 0:
-            try:
-                kind, worker_id, index, payload = self.results.get(timeout=1.0)
-            except queue.Empty:
-                for index, reason in self._reap_stuck_workers():
-                    remaining -= 1
-                    yield "error", index, reason
-                continue
-            if kind == "take":
-                self.unassigned -= 1
-                self.active[worker_id] = (index, time.monotonic())
-            elif kind == "exit":
-                self.active.pop(worker_id, None)
-                self._retire(worker_id)
-            else:
+            ready = connection.wait([w.conn for w in self.workers], timeout=1.0)
+            for worker in [w for w in self.workers if w.conn in ready]:
+                try:
+                    kind, index, payload = worker.conn.recv()
+                except (EOFError, OSError):  # the process died; its pipe closed with it
+                    failed = self._replace_dead(worker)
+                    if failed is not None:
+                        remaining -= 1
+                        yield "error", *failed
+                    continue
+                # The clock measures a stall: it restarts with every message, so a long video
+                # or a parent busy embedding never times out, a decoder stuck in one call does.
+                worker.started, worker.taken = time.monotonic(), True
+                if kind == "take":
+                    continue
                 if kind in ("done", "error"):
-                    self.active.pop(worker_id, None)
                     remaining -= 1
+                    worker.task, worker.handled = None, worker.handled + 1
+                    self._assign(worker)
                 yield kind, index, payload
+            for index, reason in self._reap_stuck_workers():
+                remaining -= 1
+                yield "error", index, reason
+
+    def _replace_dead(self, worker: _Worker) -> tuple[int, str] | None:
+        worker.process.join(timeout=5)
+        task, code = worker.task, worker.process.exitcode
+        self._retire(worker)
+        return None if task is None else (task, f"decoder process died (exit code {code})")
 
     def _reap_stuck_workers(self) -> list[tuple[int, str]]:
         """Kill workers past the per-video timeout or dead mid-video; their videos fail."""
         failed = []
         now = time.monotonic()
-        for worker_id, proc in list(self.workers.items()):
-            task = self.active.get(worker_id)
-            if task is not None and now - task[1] > self.cfg.video_timeout_s:
-                self.active.pop(worker_id)
-                self._retire(worker_id)
-                failed.append((task[0], f"decoding timed out after {self.cfg.video_timeout_s:g} s"))
-            elif not proc.is_alive():
-                self.active.pop(worker_id, None)
-                code = proc.exitcode
-                self._retire(worker_id)
-                if task is not None:
-                    failed.append((task[0], f"decoder process died (exit code {code})"))
+        for worker in list(self.workers):
+            # A fresh process gets STARTUP_S more for its imports (seconds on a loaded machine).
+            limit = self.cfg.video_timeout_s + (0 if worker.taken else STARTUP_S)
+            if worker.task is not None and now - worker.started > limit:
+                task = worker.task
+                self._retire(worker)
+                failed.append((task, f"decoding stalled: no progress for {self.cfg.video_timeout_s:g} s"))
+            elif not worker.process.is_alive() and not worker.conn.poll():
+                found = self._replace_dead(worker)
+                if found is not None:
+                    failed.append(found)
         return failed
 
     def close(self) -> None:
-        for worker_id in list(self.workers):
-            proc = self.workers.pop(worker_id)
-            proc.kill()
-            proc.join(timeout=5)
+        for worker in self.workers:
+            worker.process.kill()
+            worker.process.join(timeout=5)
+            worker.conn.close()
+        self.workers = []
 
 
 # ---------------------------------------------------------------- shard extraction

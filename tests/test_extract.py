@@ -106,10 +106,10 @@ def test_hanging_decoder_is_killed_by_the_timeout(videos, tmp_path):
     write_video(tmp_path / "fine.mp4", 20)
     (tmp_path / "m.csv").write_text("video_id,path,split,label,class_name\n"
                                     "stuck,stuck.mp4,test,0,Normal\nfine,fine.mp4,test,0,Normal\n")
-    cfg = extract_config(**{"extract.video_timeout_s": 3})
+    cfg = extract_config(**{"extract.video_timeout_s": 10})
     failures = run_extract(cfg.extract, tmp_path / "m.csv", tmp_path / "out", torch.device("cpu"), progress=False)
     assert failures == [{"video_id": "stuck", "path": str(tmp_path / "stuck.mp4"),
-                         "reason": "decoding timed out after 3 s"}]
+                         "reason": "decoding stalled: no progress for 10 s"}]
     assert [v.meta.video_id for v in read_shard(tmp_path / "out" / "shard-00000.parquet").videos] == ["fine"]
 
 
@@ -171,11 +171,19 @@ from dakd.extract import DecodePool
 cfg = types.SimpleNamespace(num_workers=2, snippet_len=4, snippet_stride=4, decode_short_side=None,
                             batch_snippets=1, videos_per_worker=4, video_timeout_s=600)
 pool = DecodePool([sys.argv[1]] * 4, cfg)
-deadline = time.monotonic() + 120
-while not pool.results.full() and time.monotonic() < deadline:
+pids = [w.process.pid for w in pool.workers]
+
+def blocked_writing(pid):
+    try:
+        wchan = open(f"/proc/{pid}/wchan").read()  # the kernel function a blocked write sleeps in
+        return "send" in wchan or "pipe_write" in wchan  # sock_alloc_send_pskb (a socket pair), pipe_write
+    except OSError:
+        return False
+
+deadline = time.monotonic() + 120  # nothing reads the pipes: the workers fill them and block
+while not all(blocked_writing(p) for p in pids) and time.monotonic() < deadline:
     time.sleep(0.1)
-time.sleep(2)  # the workers now block in results.put
-print(" ".join(str(p.pid) for p in pool.workers.values()), flush=True)
+print(" ".join(map(str, pids)), flush=True)
 time.sleep(600)
 """
 
@@ -191,7 +199,7 @@ def _running(pid):
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
 def test_decode_workers_die_with_their_parent(tmp_path):
-    """A worker blocked on a full result queue must not outlive a SIGKILLed parent."""
+    """A worker blocked writing to its full result pipe must not outlive a SIGKILLed parent."""
     import signal
     import subprocess
     import sys
