@@ -48,8 +48,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """A UTF-8 text file (a byte-order mark, as Excel writes, is skipped); anything else is a
-    one-line DakdError naming the file, line and byte."""
+    """A UTF-8 text file (a byte-order mark, as Excel writes, is skipped); anything else,
+    a NUL byte included, is a one-line DakdError naming the file, line and byte."""
     from .errors import DakdError
 
     path = Path(path)
@@ -58,10 +58,15 @@ def read_text(path: str | os.PathLike) -> str:
     except OSError as exc:
         raise DakdError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise DakdError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    # No text format has NUL; a path holding one cannot even be looked up (ValueError).
+    if (nul := data.find(b"\0")) >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise DakdError(f"{path}:{line}: not text (a NUL byte at byte {nul})")
+    return text
 
 
 def write_json(path: str | os.PathLike, payload: Any) -> None:

@@ -3,7 +3,8 @@ import stat
 
 import pytest
 
-from dakd.io import atomic_path, write_json
+from dakd.errors import DakdError
+from dakd.io import atomic_path, read_text, write_json
 
 
 @pytest.fixture
@@ -44,3 +45,13 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
         raise RuntimeError("killed")
     assert (tmp_path / "out.json").read_text().strip().endswith("}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_a_nul_byte_in_a_text_input_is_one_line_naming_file_and_line(tmp_path):
+    path = tmp_path / "train.list"
+    path.write_bytes(b"Abuse001_x264.npy\nAbuse\x00002_x264.npy\n")
+    with pytest.raises(DakdError) as error:
+        read_text(path)
+    assert str(error.value) == f"{path}:2: not text (a NUL byte at byte 23)"
+    path.write_bytes(b"\xef\xbb\xbfAbuse001_x264.npy\n")
+    assert read_text(path) == "Abuse001_x264.npy\n"

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dakd.errors import DakdError
@@ -24,6 +24,7 @@ TEXT = st.one_of(st.text(max_size=200), st.lists(TOKENS, max_size=30).map("".joi
 @given(text=TEXT, suffix=st.sampled_from([".list", ".txt", ".csv"]), kind=st.sampled_from(["ucf_crime",
                                                                                            "shanghaitech"]),
        crops=st.sampled_from(["listed", "all"]))
+@example(text="\x00\\0", suffix=".list", kind="ucf_crime", crops="listed")  # was a ValueError from os.scandir
 def test_arbitrary_list_text(text, suffix, kind, crops):
     root = Path(tempfile.mkdtemp())
     try:
