@@ -3,6 +3,7 @@
 #   snakemake --cores 2 results/demo/student_auc.json     # the embedded demo, CPU only
 #   snakemake --cores 8 results/ucf/student_auc.json      # UCF-Crime where config.yaml says
 #   snakemake --cores 8 results/ucf/tables/table4.md      # a paper table, mean ± std over seeds
+#   snakemake --cores 8 results/ucf/scored.json           # score every video under score.input_dir
 #
 # Stages live in workflow/rules/, one file each; config.yaml is validated on load, and every job
 # runs with the config Snakemake holds, command-line overrides included (workflow/rules/common.smk).
@@ -25,6 +26,7 @@ include: "workflow/rules/student.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/reproduce.smk"
+include: "workflow/rules/score.smk"
 
 
 rule all:

@@ -5,6 +5,12 @@ A checkpoint is something users pass around, so loading one must never run code 
 it: files are read with ``torch.load(weights_only=True)``, which unpickles tensors and
 plain containers only, and everything beside the weights is stored as plain data
 (dicts, lists, strings, numbers) by a JSON round trip before saving.
+
+``schema_version`` numbers the layout (a checkpoint written before it was recorded is
+version 1). Besides the weights and what made them, a checkpoint carries what deployment
+needs: ``extraction`` (how the training features were extracted, so ``dakd score`` can
+rebuild the extractors) and ``operating_points`` (alert thresholds, see
+``dakd.operating_points``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from .errors import DakdError
 from .io import atomic_path
 from .models import AnomalyDetector
 
+SCHEMA_VERSION = 1
 KINDS = ("teacher", "student")
 REQUIRED_KEYS = ("kind", "input_dims", "model_config", "state_dict", "config", "history", "epochs", "selection",
                  "provenance")
@@ -41,13 +48,17 @@ def plain(value: Any) -> Any:
 def save_checkpoint(path: str | os.PathLike, model: AnomalyDetector, kind: str, config: dict[str, Any],
                     model_config: ModelConfig, history: list[dict[str, float]], provenance: dict[str, Any],
                     selection: dict[str, Any], extra_state: dict[str, dict[str, torch.Tensor]] | None = None,
-                    diagnostics: dict[str, Any] | None = None) -> None:
+                    diagnostics: dict[str, Any] | None = None, extraction: dict[str, Any] | None = None,
+                    operating_points: dict[str, Any] | None = None) -> None:
     """Atomically save the weights with the config that made them.
 
     ``extra_state`` holds further state dicts (the student's projection heads);
-    ``diagnostics`` plain facts about the training run (e.g. how often L_nce was active).
+    ``diagnostics`` plain facts about the training run (e.g. how often L_nce was active);
+    ``extraction`` how the training features were made (``dakd.scoring.extraction.extraction_record``);
+    ``operating_points`` the model's alert thresholds.
     """
     payload = {
+        "schema_version": SCHEMA_VERSION,
         "kind": kind,
         "input_dims": dict(model.input_dims),
         "model_config": plain(dataclasses.asdict(model_config)),
@@ -60,6 +71,8 @@ def save_checkpoint(path: str | os.PathLike, model: AnomalyDetector, kind: str, 
         "selection": plain(selection),
         "diagnostics": plain(diagnostics or {}),
         "provenance": plain(provenance),
+        "extraction": plain(extraction),
+        "operating_points": plain(operating_points),
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -81,6 +94,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     except (OSError, RuntimeError, EOFError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: cannot read checkpoint ({first})") from None
+    version = payload.get("schema_version", 1) if isinstance(payload, dict) else None
+    if isinstance(payload, dict) and version != SCHEMA_VERSION:
+        raise CheckpointError(f"{path}: checkpoint schema version {version!r}, but this dakd reads version "
+                              f"{SCHEMA_VERSION}; use the dakd version that wrote it, or retrain")
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
         missing = [k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload]
         raise CheckpointError(f"{path}: not a dakd checkpoint (missing {missing})")

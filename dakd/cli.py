@@ -180,6 +180,53 @@ def _plot(args: argparse.Namespace) -> None:
     plot_timelines(args.scores, args.timeline_out)
 
 
+def _score(args: argparse.Namespace) -> None:
+    from .config import ConfigError
+    from .scoring.run import ScoreOptions, run_score
+    from .training import resolve_device
+
+    if args.dataset and not args.config:
+        raise ConfigError("--dataset needs --config")
+    flags = {"threshold": args.threshold, "min_gap_s": args.min_gap, "min_duration_s": args.min_duration,
+             "window": args.window}
+    args.overrides = list(args.overrides) + [f"score.{k}={v}" for k, v in flags.items() if v is not None]
+    cfg = _config(args)
+    score = cfg.score
+    options = ScoreOptions(threshold=score.threshold, min_gap_s=score.min_gap_s, min_duration_s=score.min_duration_s,
+                           overlay=args.overlay, online=args.online, window=score.window, realtime=args.realtime,
+                           jsonl=args.jsonl, input_format=args.input_format, stream_timeout_s=args.stream_timeout,
+                           tolerate_failures=args.tolerate_failures)
+    # A config names the extraction to check against the model's; without one, the model's own is rebuilt.
+    requested = (cfg.extract, cfg.seed) if args.config else (None, None)
+    run_score(args.model, args.inputs, args.out, resolve_device(cfg.device), options, *requested)
+
+
+def _score_summary(args: argparse.Namespace) -> None:
+    from .scoring.outputs import summarise
+
+    total = summarise(args.reports, args.out)["total"]
+    print(f"wrote {args.out}: {total['videos']} videos, {total['intervals']} intervals "
+          f"({total['alert_s']:.1f} s of {total['duration_s']:.1f} s)")
+
+
+def _operating_points(args: argparse.Namespace) -> None:
+    from .operating_points import describe, resolve_threshold, sidecar_path
+    from .pipeline import run_operating_points
+
+    out = args.out or sidecar_path(args.model)
+    points = run_operating_points(args.features, args.model, args.annotations, out, args.device or "auto")
+    values = ", ".join(f"{name} {resolve_threshold(name, points, '')[0]:.4g}" for name in describe(points))
+    print(f"wrote {out}: {values} (best F1 from {points['f1']['source']})")
+
+
+def _export_model(args: argparse.Namespace) -> None:
+    from .scoring.export import export_model
+    from .training import resolve_device
+
+    meta = export_model(args.model, args.format, args.out, resolve_device(args.device or "cpu"))
+    print(f"wrote {args.out} ({args.format}): inputs {', '.join(meta['inputs'])} -> snippet scores")
+
+
 def _synthetic(args: argparse.Namespace) -> None:
     from .synthetic import SyntheticSpec, make_synthetic_dataset
 
@@ -269,6 +316,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study", required=True, help="name under reproduce.studies (table1, figure5_tau, ...)")
     p.add_argument("--runs-root", required=True, help="directory of the runs (results/<dataset>/runs)")
     p.add_argument("--out-dir", required=True, help="directory for <study>.csv, <study>_runs.csv, .md, .png")
+    p = add("score", _score, "score videos, folders, patterns or (--online) streams with a trained model: "
+            "per-frame scores, anomalous intervals and a timeline per video")
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="video files, folders of videos, glob patterns; with "
+                   "--online also stream URLs (rtsp://, http://) or capture devices (with --input-format)")
+    p.add_argument("--model", required=True, help="student.pt or teacher.pt")
+    p.add_argument("--out", required=True, help="folder for <video>.scores.parquet, <video>.json and <video>.png")
+    p.add_argument("--config", help="config.yaml: its extract settings are checked against the model's, its "
+                   "'score' section gives the defaults below (without it: the model's own extraction)")
+    p.add_argument("--dataset", help="apply this dataset's overrides from the config's 'datasets' section")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (repeatable)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:1")
+    p.add_argument("--threshold", help="a number, f1 or fpr:RATE (an operating point of the model; default f1)")
+    p.add_argument("--min-gap", type=float, help="merge alerts less than this many seconds apart (default 1)")
+    p.add_argument("--min-duration", type=float, help="drop intervals shorter than this many seconds (default 0)")
+    p.add_argument("--overlay", action="store_true", help="also write <video>.overlay.mp4 with the score burned in")
+    p.add_argument("--online", action="store_true", help="decode with PyAV and score each snippet causally as it "
+                   "arrives, one JSON line per snippet")
+    p.add_argument("--window", type=int, help="online: score from the last W snippets (default 32)")
+    p.add_argument("--realtime", action="store_true", help="online: read files at their frame rate")
+    p.add_argument("--jsonl", default="-", help="online: file for the per-snippet records (default: stdout)")
+    p.add_argument("--input-format", help="online: FFmpeg input format of a capture device (v4l2, avfoundation, "
+                   "dshow); every PATH is then a device")
+    p.add_argument("--stream-timeout", type=float, default=10.0,
+                   help="online: seconds to wait for a stream to open or deliver data (default 10)")
+    p.add_argument("--tolerate-failures", action="store_true", help="exit 0 even when some sources failed")
+    p = add("score-summary", _score_summary, "one JSON summarising many <video>.json files of dakd score")
+    p.add_argument("reports", nargs="+", metavar="JSON", help="<video>.json files written by dakd score")
+    p.add_argument("--out", required=True, help="output JSON")
+    p = add("operating-points", _operating_points, "compute a checkpoint's alert thresholds (best F1 on the "
+            "validation split or the training labels, false-alarm rates on normal training videos), with the "
+            "settings it was trained with")
+    p.add_argument("--features", nargs="+", required=True, help="the feature shards the model was trained on")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:1")
+    p.add_argument("--model", required=True, help="teacher or student checkpoint")
+    p.add_argument("--annotations", help="frame annotations, for best F1 on validation.split")
+    p.add_argument("--out", help="output JSON (default: <checkpoint stem>.operating_points.json beside it)")
+    p = add("export-model", _export_model, "write a model and its backbone encoders as one TorchScript or ONNX file: "
+            "preprocessed clips in, snippet scores out")
+    p.add_argument("--model", required=True, help="student.pt or teacher.pt")
+    p.add_argument("--format", required=True, choices=["torchscript", "onnx"])
+    p.add_argument("--out", required=True, help="output file (.pt for TorchScript, .onnx)")
+    p.add_argument("--device", help="device to trace on (default cpu)")
     p = add("plot", _plot, "ROC curve and score timelines from an evaluation")
     p.add_argument("--scores", required=True, help="scores Parquet written by evaluate --scores-out")
     p.add_argument("--result", required=True, help="result JSON written by evaluate")

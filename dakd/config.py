@@ -1,7 +1,8 @@
 """Typed configuration for the learning stages, read from the ``config.yaml`` the workflow uses.
 
-Defaults are the paper's values (see ``SPEC.md``). Every value is checked when the config
-loads (pydantic dataclasses): an unknown key, a value of the wrong type, an enumerated
+Defaults are the paper's values (README "Configuration"; where the paper is silent, the
+reading taken and its alternatives are in ``docs/readings.md``). Every value is checked
+when the config loads (pydantic dataclasses): an unknown key, a value of the wrong type, an enumerated
 value outside its choices or a number outside its range is a one-line :class:`ConfigError`
 naming the dotted key, so a typo or a bad value cannot silently fall back to a default or
 train to garbage. The sections stay real dataclasses (``dataclasses.asdict``/``replace``
@@ -48,6 +49,16 @@ Crops = Literal["center", "five", "ten"]
 EvaluateUnit = Literal["snippet", "segment"]
 EvaluateMetric = Literal["auc", "ap"]
 AnchorSource = Literal["teacher_scores", "pseudo_labels"]
+# Readings of points the paper leaves open (docs/readings.md); the first value is dakd's default.
+AttentionLayer = Literal["residual_ffn", "bare"]
+AttentionScale = Literal["head_dim", "width"]
+InputProjection = Literal["mlp", "none"]
+ScoringHeadLayout = Literal["relu", "sultani"]
+MILReduction = Literal["pairwise_mean", "sultani"]
+WindowDivisor = Literal["taps", "two_epsilon"]
+WindowPadding = Literal["edge", "zero"]
+NormalVideoAnchors = Literal["thresholded", "normal"]
+CROP_READINGS = ("mean", "per_crop_bags")  # features.crop besides a crop index
 DatasetKind = Literal["demo", "ucf_crime", "shanghaitech", "xd_violence", "features"]
 FeatureNaming = Literal["ucf_crime", "shanghaitech", "xd_violence"]
 FeatureLayout = Literal["auto", "rtfm", "per_crop", "center"]
@@ -126,6 +137,21 @@ class ModelConfig:
     terms: AttentionTerms = field(default_factory=AttentionTerms)
     dropout: Float = Field(default=0.1, ge=0, lt=1)
     head_dropout: Float = Field(default=0.6, ge=0, lt=1)
+    # What surrounds the disentangled attention of tam / disentangled: an output projection,
+    # a residual from the streams' mean, post-LayerNorm and a GELU feed-forward of ffn_dim
+    # (residual_ffn), or nothing: the attention output H goes straight to the head (bare).
+    layer: AttentionLayer = "residual_ffn"
+    # Biases in the content (W_q, W_k, W_v) and relative-position (W_{q,r}, W_{k,r}) projections;
+    # Eqs. 2-3 have none.
+    attention_bias: StrictBool = True
+    # d in Eq. 5's sqrt((T + 2) d): the per-head dimension (DeBERTa) or the model width.
+    attention_scale: AttentionScale = "head_dim"
+    # Per-backbone projection MLPs d_t -> width -> width (mlp), or none: the features,
+    # concatenated, go straight to the head (Sultani's detector; needs temporal: none).
+    projection: InputProjection = "mlp"
+    # Scoring head d -> 512 -> 32 -> 1: ReLU after both hidden layers (relu), or after the
+    # first only, as in Sultani et al.'s paper and code (sultani).
+    head: ScoringHeadLayout = "relu"
 
     @field_validator("heads")
     @classmethod
@@ -134,6 +160,14 @@ class ModelConfig:
         if width is not None and width % heads:
             raise _Bad(f"must divide width ({width}) evenly, got {heads}")
         return heads
+
+    @field_validator("projection")
+    @classmethod
+    def _raw_features_skip_the_temporal_network(cls, projection: str, info: ValidationInfo) -> str:
+        temporal = info.data.get("temporal")
+        if projection == "none" and temporal not in (None, "none"):
+            raise _Bad(f"none (features straight into the head) needs temporal: none, got temporal {temporal!r}")
+        return projection
 
 
 @config_dataclass
@@ -158,6 +192,10 @@ class MILConfig:
 
     lambda_smooth: Float = Field(default=8e-5, ge=0)
     lambda_sparse: Float = Field(default=8e-5, ge=0)
+    # pairwise_mean: hinge averaged over all (anomalous, normal) pairs, regularisers averaged
+    # over anomalous bags; sultani: his code's sum over anomalous bags (hinge averaged over
+    # normal bags), i.e. the same loss times the number of anomalous bags per batch.
+    reduction: MILReduction = "pairwise_mean"
 
 
 @config_dataclass
@@ -180,11 +218,26 @@ class PseudoLabelConfig:
     """Refinement of teacher scores into student targets (Eq. 6)."""
 
     moving_average: StrictBool = True
+    # Taps of the centred moving-average kernel (the text's "kernel of size epsilon"; Eq. 6's
+    # kernel has 2 epsilon + 1 taps).
     window: Int = Field(default=5, ge=1)
     min_max: StrictBool = True
     # A video whose smoothed scores are all equal cannot be min-max normalised: it gets
     # all ones when that flat score is >= this threshold, all zeros otherwise.
     flat_threshold: Float = Field(default=0.5, ge=0, le=1)
+    # The moving sum divided by the tap count (a mean), or by 2 epsilon = taps - 1 as Eq. 6
+    # prints it (needs an odd window >= 3; min-max normalisation cancels it).
+    divisor: WindowDivisor = "taps"
+    # Scores beyond a video's ends: its first/last score repeated (edge), or zeros (zero).
+    padding: WindowPadding = "edge"
+
+    @field_validator("divisor")
+    @classmethod
+    def _two_epsilon_needs_an_odd_window(cls, divisor: str, info: ValidationInfo) -> str:
+        window = info.data.get("window")
+        if divisor == "two_epsilon" and window is not None and (window < 3 or window % 2 == 0):
+            raise _Bad(f"two_epsilon needs an odd window >= 3 (2 epsilon + 1 taps), got window {window}")
+        return divisor
 
 
 @config_dataclass
@@ -200,6 +253,9 @@ class DistillConfig:
     # paper's "Teacher's predictions") or the refined pseudo-labels (min-max puts every
     # anomalous video's top segments at 1, so anchors exist even for a timid teacher).
     anchors: AnchorSource = "teacher_scores"
+    # Segments of normal training videos: anchors by the same threshold as any segment
+    # (thresholded), or always normal anchors (normal).
+    normal_video_anchors: NormalVideoAnchors = "thresholded"
     projection_hidden: Int = Field(default=512, ge=1)
     projection_dim: Int = Field(default=128, ge=1)
 
@@ -224,12 +280,15 @@ class StudentConfig:
 
 
 def _crop(value: Any) -> Any:
-    """``"mean"`` or a crop index (an integer or its digits), stored as text: ``"0"``."""
+    """``"mean"``, ``"per_crop_bags"`` or a crop index (an integer or its digits), stored as text: ``"0"``."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return str(value)
-    if isinstance(value, str) and (value.strip() == "mean" or (value.strip().isascii() and value.strip().isdigit())):
-        return value.strip() if value.strip() == "mean" else str(int(value))
-    raise _Bad(f"must be 'mean' or a crop index >= 0, got {_show(value)}")
+    text = value.strip() if isinstance(value, str) else None
+    if text in CROP_READINGS:
+        return text
+    if text is not None and text.isascii() and text.isdigit():
+        return str(int(text))
+    raise _Bad(f"must be 'mean', 'per_crop_bags' or a crop index >= 0, got {_show(value)}")
 
 
 @config_dataclass
@@ -237,7 +296,8 @@ class FeatureInputConfig:
     """How stored snippet features become model inputs."""
 
     segments: Int = Field(default=32, ge=1)
-    # "mean" over crops, or a crop index as text ("0": the first crop; see features.reduce_crops)
+    # "mean" over crops, "per_crop_bags" (every crop its own training bag; test scores
+    # averaged over crops), or a crop index as text ("0": the first crop; see features.reduce_crops)
     crop: Annotated[str, BeforeValidator(_crop)] = "mean"
 
 
@@ -322,6 +382,44 @@ class ValidationConfig:
         return split
 
 
+ScoreModel = Literal["student", "teacher"]
+
+
+@config_dataclass
+class ScoreConfig:
+    """Scoring new footage (``dakd score`` and the workflow's ``results/<dataset>/scored/``).
+
+    ``input_dir``: the folder of videos the workflow scores (null: no scoring target).
+    ``model``: which of the dataset's checkpoints scores them. ``threshold``: a number,
+    ``f1`` or ``fpr:<rate>`` (an operating point of the model); null takes ``f1`` when the
+    model has operating points and writes no intervals otherwise. Scores at or above the
+    threshold less than ``min_gap_s`` apart merge into one interval; intervals shorter than
+    ``min_duration_s`` are dropped. ``window``: the snippets an online score sees.
+    """
+
+    input_dir: str | None = None
+    model: ScoreModel = "student"
+    threshold: str | None = None
+    min_gap_s: Float = Field(default=1.0, ge=0)
+    min_duration_s: Float = Field(default=0.0, ge=0)
+    window: Int = Field(default=32, ge=1)
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, threshold: str | None) -> str | None:
+        if threshold is None or threshold.strip() == "f1":
+            return None if threshold is None else "f1"
+        text = threshold.strip()
+        rate = text.startswith("fpr:")
+        try:
+            value = float(text.removeprefix("fpr:"))
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or (rate and not 0 < value < 1):
+            raise _Bad(f"must be null, a number, f1 or fpr:<rate> with a rate in (0, 1), got {_show(threshold)}")
+        return text
+
+
 @config_dataclass
 class DakdConfig:
     seed: Int = Field(default=0, ge=0)
@@ -333,6 +431,7 @@ class DakdConfig:
     student: StudentConfig = field(default_factory=StudentConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
 
     @field_validator("device")
     @classmethod
@@ -345,10 +444,10 @@ class DakdConfig:
     @classmethod
     def _crop_exists(cls, features: FeatureInputConfig, info: ValidationInfo) -> FeatureInputConfig:
         extract = info.data.get("extract")
-        if extract is not None and features.crop != "mean":
+        if extract is not None and features.crop not in CROP_READINGS:
             count = CROPS_PER_MODE[extract.crops]
             if int(features.crop) >= count:
-                raise _Bad(f"must be 'mean' or a crop index in [0, {count}) for extract.crops "
+                raise _Bad(f"must be 'mean', 'per_crop_bags' or a crop index in [0, {count}) for extract.crops "
                            f"{extract.crops!r}, got {features.crop}", key="crop")
         return features
 

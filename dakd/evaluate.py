@@ -41,14 +41,15 @@ def score_video(model: AnomalyDetector, video: SnippetVideo, cfg: EvaluateConfig
 
     ``unit == "snippet"`` runs the model on the snippet sequence (in windows of at most
     ``max_window`` snippets); ``unit == "segment"`` runs it on the ``num_segments`` pooled
-    segments and gives each snippet the mean score of the segments that contain it.
+    segments and gives each snippet the mean score of the segments that contain it. A video
+    with a crop axis, (S, crops, d) (``features.crop: per_crop_bags``), is scored crop by
+    crop and the crops' scores are averaged.
     """
     model.eval()
     num_snippets = video.meta.num_snippets
     if cfg.unit == "segment":
-        inputs = {b: torch.from_numpy(segment_pool(video.inputs[b], num_segments))[None].to(device)
-                  for b in model.backbones}
-        seg_scores = model(inputs).scores[0].cpu().numpy().astype(np.float64)
+        inputs = {b: _crop_batch(segment_pool(video.inputs[b], num_segments)).to(device) for b in model.backbones}
+        seg_scores = _crop_mean(model(inputs).scores).astype(np.float64)
         starts, ends = segment_ranges(num_snippets, num_segments)
         total, count = np.zeros(num_snippets), np.zeros(num_snippets)
         for score, start, end in zip(seg_scores, starts, ends):
@@ -60,10 +61,20 @@ def score_video(model: AnomalyDetector, video: SnippetVideo, cfg: EvaluateConfig
     window = cfg.max_window or num_snippets
     scores = []
     for start in range(0, num_snippets, window):
-        inputs = {b: torch.from_numpy(video.inputs[b][start : start + window])[None].to(device)
-                  for b in model.backbones}
-        scores.append(model(inputs).scores[0].cpu().numpy())
+        inputs = {b: _crop_batch(video.inputs[b][start : start + window]).to(device) for b in model.backbones}
+        scores.append(_crop_mean(model(inputs).scores))
     return np.concatenate(scores).astype(np.float32)
+
+
+def _crop_batch(features: np.ndarray) -> torch.Tensor:
+    """A model batch of one video's crops: (L, d) -> (1, L, d); (L, crops, d) -> (crops, L, d)."""
+    batch = torch.from_numpy(features)
+    return batch[None] if batch.ndim == 2 else batch.transpose(0, 1)
+
+
+def _crop_mean(scores: torch.Tensor) -> np.ndarray:
+    """(crops, L) scores -> (L,), the mean over crops (one crop: its scores as they are)."""
+    return (scores[0] if len(scores) == 1 else scores.mean(dim=0)).cpu().numpy()
 
 
 def snippet_to_frames(snippet_scores: np.ndarray, meta: VideoMeta) -> np.ndarray:

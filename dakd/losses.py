@@ -6,26 +6,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+MIL_REDUCTIONS = ("pairwise_mean", "sultani")
 
-def mil_ranking_loss(anomalous: torch.Tensor, normal: torch.Tensor,
-                     lambda_smooth: float = 8e-5, lambda_sparse: float = 8e-5) -> torch.Tensor:
+
+def mil_ranking_loss(anomalous: torch.Tensor, normal: torch.Tensor, lambda_smooth: float = 8e-5,
+                     lambda_sparse: float = 8e-5, reduction: str = "pairwise_mean") -> torch.Tensor:
     """Sultani et al.'s MIL ranking loss.
 
-    The hinge ``max(0, 1 - max_i s^a_i + max_i s^n_i)`` is averaged over every
-    (anomalous, normal) pair of the batch, as in Sultani's reference implementation; the
-    smoothness ``sum_i (s^a_i - s^a_{i+1})^2`` and sparsity ``sum_i s^a_i`` terms are
-    summed over segments and averaged over anomalous bags.
+    Per (anomalous a, normal n) pair the hinge is ``max(0, 1 - max_i s^a_i + max_i s^n_i)``;
+    per anomalous bag the smoothness is ``sum_i (s^a_i - s^a_{i+1})^2`` and the sparsity
+    ``sum_i s^a_i``. ``reduction`` says how they become one number:
+
+    - ``pairwise_mean``: the hinge averaged over all A x N pairs, smoothness and sparsity
+      averaged over the A anomalous bags;
+    - ``sultani``: as ``custom_objective`` in Sultani's TrainingAnomalyDetector_public.py,
+      the hinge summed over anomalous bags and averaged over normal bags, smoothness and
+      sparsity summed over anomalous bags: exactly A times ``pairwise_mean``.
 
     Args:
         anomalous: (A, n) segment scores of anomalous bags.
         normal: (N, n) segment scores of normal bags.
     """
+    if reduction not in MIL_REDUCTIONS:
+        raise ValueError(f"MIL reduction must be one of {MIL_REDUCTIONS}, got {reduction!r}")
     top_a = anomalous.max(dim=1).values                     # (A,)
     top_n = normal.max(dim=1).values                        # (N,)
-    hinge = F.relu(1.0 - top_a[:, None] + top_n[None, :]).mean()
-    smooth = (anomalous[:, 1:] - anomalous[:, :-1]).pow(2).sum(dim=1).mean()
-    sparse = anomalous.sum(dim=1).mean()
-    return hinge + lambda_smooth * smooth + lambda_sparse * sparse
+    hinge = F.relu(1.0 - top_a[:, None] + top_n[None, :])   # (A, N)
+    smooth = (anomalous[:, 1:] - anomalous[:, :-1]).pow(2).sum(dim=1)  # (A,)
+    sparse = anomalous.sum(dim=1)                           # (A,)
+    if reduction == "sultani":
+        return hinge.sum(dim=0).mean() + lambda_smooth * smooth.sum() + lambda_sparse * sparse.sum()
+    return hinge.mean() + lambda_smooth * smooth.mean() + lambda_sparse * sparse.mean()
 
 
 def bce_distillation_loss(student_scores: torch.Tensor, pseudo_labels: torch.Tensor) -> torch.Tensor:

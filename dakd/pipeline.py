@@ -18,11 +18,14 @@ from .annotations import read_annotation_table
 from .checkpoints import load_detector, save_checkpoint
 from .config import DakdConfig
 from .errors import DakdError
-from .evaluate import VideoScores, frame_metrics, match_annotations, score_videos
-from .features import load_bags, load_snippet_videos, read_metadata
+from .evaluate import VideoScores, frame_metrics, match_annotations, score_video, score_videos, snippet_to_frames
+from .features import iter_snippet_videos, load_bags, load_snippet_videos, read_metadata
 from .io import atomic_path, write_json
+from .models import AnomalyDetector
+from .operating_points import behaviour_on, model_points, operating_points
 from .provenance import provenance
 from .pseudo_labels import read_pseudo_labels, refine, write_pseudo_labels
+from .scoring.extraction import extraction_record
 from .training import DistillTargets, Validator, predict_bags, resolve_device, train_student, train_teacher
 
 PathLike = str | os.PathLike
@@ -52,6 +55,55 @@ def feature_sources(shards: Sequence[Path]) -> dict[str, Any]:
     infos, prov = read_metadata(shards[0])
     return {"backbones": {n: dataclasses.asdict(i) for n, i in infos.items()},
             "extractor_code_version": prov.get("code_version"), "num_shards": len(shards)}
+
+
+def model_operating_points(cfg: DakdConfig, shards: Sequence[Path], model: AnomalyDetector, device: torch.device,
+                           annotations: PathLike | None) -> dict[str, Any]:
+    """The model's operating points (``dakd.operating_points``), never from the test split.
+
+    The training videos are scored as at test time (``evaluate`` settings): the frames of
+    the normal ones give the false-alarm thresholds; best F1 is taken on the validation
+    split's frame labels when ``validation.split`` is set, else on the training videos'
+    labels with each video scored by its highest snippet score.
+    """
+    normal, video_scores, video_labels = [], [], []
+    for video in iter_snippet_videos(shards, model.backbones, "train", cfg.features.crop):
+        scores = score_video(model, video, cfg.evaluate, cfg.features.segments, device)
+        video_scores.append(float(scores.max()))
+        video_labels.append(video.meta.label)
+        if video.meta.label == 0:
+            normal.append(snippet_to_frames(scores, video.meta))
+    labels, scores, split = np.array(video_labels), np.array(video_scores), "train"
+    source = "video-level labels of the training videos, each scored by its highest snippet score"
+    if cfg.validation.split is not None and annotations is not None:
+        videos = load_snippet_videos(shards, model.backbones, cfg.validation.split, cfg.features.crop)
+        results = score_videos(model, videos, read_annotation_table(annotations), cfg.evaluate,
+                               cfg.features.segments, device, str(annotations))
+        frame_labels = np.concatenate([r.frame_labels for r in results])
+        if frame_labels.any():
+            labels, scores = frame_labels, np.concatenate([r.frame_scores for r in results])
+            split, source = cfg.validation.split, f"frame labels of the validation split ({len(results)} videos)"
+    prov = provenance("operating-points", {"features": dataclasses.asdict(cfg.features),
+                                           "evaluate": dataclasses.asdict(cfg.evaluate)},
+                      shards=[str(p) for p in shards], annotations=None if annotations is None else str(annotations))
+    return operating_points(np.concatenate(normal), labels, scores, source, split, prov)
+
+
+def run_operating_points(features: Sequence[PathLike], model_path: PathLike, annotations: PathLike | None,
+                         out: PathLike, device_name: str = "auto") -> dict[str, Any]:
+    """Compute a checkpoint's operating points with the feature, evaluation and validation
+    settings it was trained with, and write them to ``out`` (JSON)."""
+    shards = expand_shards(features)
+    device = resolve_device(device_name)
+    model, payload = load_detector(model_path, device)
+    try:
+        cfg = DakdConfig.from_dict(payload["config"])
+    except DakdError as exc:
+        raise DakdError(f"{model_path}: its recorded config no longer loads ({exc})") from None
+    points = model_operating_points(cfg, shards, model, device, annotations)
+    points["provenance"]["inputs"]["checkpoint"] = str(model_path)
+    write_json(out, points)
+    return points
 
 
 def make_validator(cfg: DakdConfig, shards: Sequence[Path], backbones: Sequence[str],
@@ -87,7 +139,9 @@ def run_train_teacher(cfg: DakdConfig, features: Sequence[PathLike], out: PathLi
     model, history, selection = train_teacher(cfg, bags, device, progress, validator)
     prov = provenance("train-teacher", cfg.to_dict(), features=feature_sources(shards), device=str(device),
                       train_videos=len(bags))
-    save_checkpoint(out, model, "teacher", cfg.to_dict(), cfg.teacher.model, history, prov, selection)
+    save_checkpoint(out, model, "teacher", cfg.to_dict(), cfg.teacher.model, history, prov, selection,
+                    extraction=extraction_record(shards, model.backbones),
+                    operating_points=model_operating_points(cfg, shards, model, device, annotations))
 
 
 def run_pseudo_labels(cfg: DakdConfig, features: Sequence[PathLike], teacher: PathLike, out: PathLike) -> None:
@@ -95,11 +149,13 @@ def run_pseudo_labels(cfg: DakdConfig, features: Sequence[PathLike], teacher: Pa
     device = resolve_device(cfg.device)
     model, payload = load_detector(teacher, device)
     bags = load_bags(shards, model.backbones, "train", cfg.features.segments, cfg.features.crop)
-    scores = predict_bags(model, bags, device)[0].cpu().numpy()
-    pseudo = np.stack([refine(s, int(y), cfg.pseudo_labels) for s, y in zip(scores, bags.labels.tolist())])
+    # One row per video: with per-crop bags, the mean of its crops' scores (as at test time).
+    scores = bags.per_video(predict_bags(model, bags, device)[0].cpu().numpy())
+    videos = bags.videos
+    pseudo = np.stack([refine(s, v.label, cfg.pseudo_labels) for s, v in zip(scores, videos)])
     prov = provenance("pseudo-labels", cfg.to_dict(), teacher=str(teacher),
                       teacher_config_digest=payload["provenance"]["config_digest"])
-    write_pseudo_labels(out, bags.video_ids, bags.labels.tolist(), scores, pseudo, prov)
+    write_pseudo_labels(out, [v.video_id for v in videos], [v.label for v in videos], scores, pseudo, prov)
 
 
 def run_train_student(cfg: DakdConfig, features: Sequence[PathLike], teacher: PathLike, pseudo_labels: PathLike,
@@ -131,7 +187,8 @@ def run_train_student(cfg: DakdConfig, features: Sequence[PathLike], teacher: Pa
     prov = provenance("train-student", cfg.to_dict(), features=feature_sources(shards), teacher=str(teacher),
                       pseudo_labels=str(pseudo_labels), device=str(device), train_videos=len(bags))
     save_checkpoint(out, model, "student", cfg.to_dict(), cfg.student.model, history, prov, selection,
-                    extra_state=heads, diagnostics=diagnostics)
+                    extra_state=heads, diagnostics=diagnostics, extraction=extraction_record(shards, model.backbones),
+                    operating_points=model_operating_points(cfg, shards, model, device, annotations))
     return diagnostics
 
 
@@ -180,6 +237,7 @@ def run_evaluate(cfg: DakdConfig, features: Sequence[PathLike], annotations: Pat
         "training_config": payload["config"],
         "training_diagnostics": payload.get("diagnostics", {}),
         "evaluation_config": evaluation,
+        "operating_points": _operating_points_on(model_path, payload, results),
         "provenance": provenance("evaluate", evaluation, checkpoint=str(model_path),
                                  checkpoint_provenance=payload["provenance"], annotations=str(annotations),
                                  features=feature_sources(shards)),
@@ -188,6 +246,19 @@ def run_evaluate(cfg: DakdConfig, features: Sequence[PathLike], annotations: Pat
     if scores_out is not None:
         write_scores(scores_out, results)
     return report
+
+
+def _operating_points_on(model_path: PathLike, payload: dict[str, Any], results: Sequence[VideoScores],
+                         ) -> dict[str, Any] | None:
+    """The model's operating points (chosen on training or validation data) and how each does on
+    the evaluated frames; None for a model without them."""
+    points, where = model_points(model_path, payload)
+    if points is None:
+        return None
+    behaviour = behaviour_on(points, np.concatenate([r.frame_labels for r in results]),
+                               np.concatenate([r.frame_scores for r in results]))
+    return {"from": where, "chosen_on": {"f1": points["f1"]["split"], "fpr": "train (normal videos)"},
+            "points": behaviour}
 
 
 def write_scores(path: PathLike, results: Sequence[VideoScores]) -> None:

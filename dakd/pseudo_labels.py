@@ -16,12 +16,28 @@ from .config import PseudoLabelConfig
 from .errors import DakdError
 from .io import atomic_path
 
+PADDINGS = ("edge", "zero")          # pseudo_labels.padding
+DIVISORS = ("taps", "two_epsilon")   # pseudo_labels.divisor
 
-def moving_average(scores: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average over ``window`` segments, edges padded by repetition, (n,) -> (n,)."""
+
+def moving_average(scores: np.ndarray, window: int, padding: str = "edge", divisor: str = "taps") -> np.ndarray:
+    """Centred moving filter with ``window`` taps, (n,) -> (n,) float64.
+
+    ``padding``: beyond the ends the first/last score repeats (``edge``) or is zero (``zero``).
+    ``divisor``: the window's sum over the tap count, a mean (``taps``), or over
+    2 epsilon = taps - 1, as Eq. 6 prints it (``two_epsilon``, an odd window >= 3).
+    """
     if window < 1:
         raise ValueError(f"moving-average window must be >= 1, got {window}")
-    return uniform_filter1d(scores.astype(np.float64), size=window, mode="nearest")
+    if padding not in PADDINGS or divisor not in DIVISORS:
+        raise ValueError(f"padding must be one of {PADDINGS} and divisor one of {DIVISORS}, "
+                         f"got {padding!r}, {divisor!r}")
+    mean = uniform_filter1d(scores.astype(np.float64), size=window, mode="nearest" if padding == "edge" else "constant")
+    if divisor == "taps":
+        return mean
+    if window < 3 or window % 2 == 0:
+        raise ValueError(f"Eq. 6's 1 / (2 epsilon) needs an odd window >= 3 (2 epsilon + 1 taps), got {window}")
+    return mean * (window / (window - 1))
 
 
 def min_max(scores: np.ndarray, flat_threshold: float, eps: float = 1e-8) -> np.ndarray:
@@ -42,7 +58,7 @@ def refine(scores: np.ndarray, label: int, cfg: PseudoLabelConfig) -> np.ndarray
         return np.zeros(len(scores), dtype=np.float32)
     refined = scores.astype(np.float64)
     if cfg.moving_average:
-        refined = moving_average(refined, cfg.window)
+        refined = moving_average(refined, cfg.window, cfg.padding, cfg.divisor)
     if cfg.min_max:
         refined = min_max(refined, cfg.flat_threshold)
     return np.clip(refined, 0.0, 1.0).astype(np.float32)

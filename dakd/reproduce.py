@@ -11,6 +11,12 @@ covers every config section that decides the teacher (seed included), its pseudo
 in ``t<..>/p<digest>`` and its student in ``t<..>/p<..>/s<digest>``. Rows that differ only
 in student settings therefore share one teacher per seed, and a study reruns nothing
 another study has already trained.
+
+The evaluation settings (``evaluate``) decide a model only when a validation split picks
+its epoch; otherwise rows that differ only in them share the checkpoints and differ in the
+result file: ``<model>_auc.json`` with the dataset's own settings, ``<model>_auc.e<digest>.json``
+(the digest of the row's ``evaluate`` section) with others. Changing ``evaluate.unit``
+therefore re-evaluates the same checkpoints instead of training new ones.
 """
 
 from __future__ import annotations
@@ -32,16 +38,20 @@ from .provenance import config_digest, provenance
 
 MODELS = ("teacher", "student")
 # The config sections that decide each stage's output, in pipeline order; a stage also
-# depends on every section of the stages before it.
+# depends on every section of the stages before it. EVALUATION joins the teacher's (and so
+# every later stage's) when validation.split is set: then it picks the epoch.
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "teacher": ("seed", "device", "features", "teacher", "validation", "evaluate"),
+    "teacher": ("seed", "device", "features", "teacher", "validation"),
     "pseudo_labels": ("pseudo_labels",),
     "student": ("student",),
 }
+EVALUATION = "evaluate"
 STAGES = tuple(STAGE_SECTIONS)
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 DIGEST_CHARS = 10
 RUN_DIR_PATTERN = r"t[0-9a-f]{10}(/p[0-9a-f]{10}/s[0-9a-f]{10})?"
+# A result file evaluated with settings other than the dataset's: <model>_auc.<tag>.json
+EVALUATION_PATTERN = r"e[0-9a-f]{10}"
 
 
 @dataclass(frozen=True)
@@ -79,10 +89,18 @@ class Run:
     seed: int
     dirs: dict[str, str]  # stage -> directory holding that stage's output
     changes: dict[str, dict[str, Any]]  # stage -> the dotted changes (seed included) that stage sees
+    evaluate: dict[str, Any]  # the resolved evaluate section its models are scored with
+    evaluation: str | None  # an EVALUATION_PATTERN tag when that section differs from the dataset's own
 
     def result(self, model: str) -> str:
         """Relative path of the model's evaluation JSON."""
-        return f"{self.dirs[model]}/{model}_auc.json"
+        tag = "" if self.evaluation is None else f".{self.evaluation}"
+        return f"{self.dirs[model]}/{model}_auc{tag}.json"
+
+    def evaluation_changes(self, model: str) -> dict[str, Any]:
+        """The dotted changes the evaluation of ``model`` runs with: its stage's and the row's
+        ``evaluate`` keys."""
+        return {**self.changes[model], **{k: v for k, v in self.row.changes.items() if k.split(".")[0] == EVALUATION}}
 
 
 # ---------------------------------------------------------------- parsing
@@ -143,8 +161,18 @@ def _row(entry: dict[str, Any], models: tuple[str, ...], context: str) -> Row:
 
 def plan_study(config: dict[str, Any], study: Study, seeds: Sequence[int]) -> list[Run]:
     """Every (row, seed) of ``study`` on ``config`` (a dataset's merged config mapping)."""
+    readable = {s for sections in STAGE_SECTIONS.values() for s in sections} | {EVALUATION}
+    try:
+        own_evaluation = DakdConfig.from_dict(config).to_dict()[EVALUATION]
+    except ConfigError as exc:
+        raise ConfigError(f"study {study.name!r}: {exc}") from None
     runs = []
     for row in study.rows:
+        unread = sorted(k for k in row.changes if k.split(".")[0] not in readable)
+        if unread:
+            raise ConfigError(f"study {study.name!r} row {row.label!r}: {', '.join(unread)}: a row changes what "
+                              f"the learning stages and the evaluation read ({', '.join(sorted(readable))}); "
+                              f"other sections need a dataset of their own")
         for seed in seeds:
             changes = {**row.changes, "seed": seed}
             data = set_dotted(config, changes)
@@ -152,19 +180,27 @@ def plan_study(config: dict[str, Any], study: Study, seeds: Sequence[int]) -> li
                 resolved = DakdConfig.from_dict(data).to_dict()
             except ConfigError as exc:
                 raise ConfigError(f"study {study.name!r} row {row.label!r}: {exc}") from None
-            runs.append(_run(row, seed, resolved, changes))
+            runs.append(_run(row, seed, resolved, changes, own_evaluation))
     return runs
 
 
-def _run(row: Row, seed: int, resolved: dict[str, Any], changes: dict[str, Any]) -> Run:
+def _run(row: Row, seed: int, resolved: dict[str, Any], changes: dict[str, Any],
+         own_evaluation: dict[str, Any]) -> Run:
+    """The run directories of one row at one seed; ``own_evaluation`` is the dataset's own
+    evaluate section, whose results keep the plain file name."""
     dirs, stage_changes, parts, seen = {}, {}, [], []
     for stage, prefix in zip(STAGES, "tps"):
-        seen.extend(STAGE_SECTIONS[stage])
-        digest = config_digest({s: resolved[s] for s in STAGE_SECTIONS[stage]})[:DIGEST_CHARS]
+        sections = STAGE_SECTIONS[stage]
+        if stage == "teacher" and resolved["validation"]["split"] is not None:
+            sections += (EVALUATION,)  # the validation split is scored with these settings
+        seen.extend(sections)
+        digest = config_digest({s: resolved[s] for s in sections})[:DIGEST_CHARS]
         parts.append(f"{prefix}{digest}")
         dirs[stage] = "/".join(parts)
         stage_changes[stage] = {k: v for k, v in changes.items() if k.split(".")[0] in seen}
-    return Run(row, seed, dirs, stage_changes)
+    evaluate = resolved[EVALUATION]
+    evaluation = None if evaluate == own_evaluation else f"e{config_digest(evaluate)[:DIGEST_CHARS]}"
+    return Run(row, seed, dirs, stage_changes, evaluate, evaluation)
 
 
 @dataclass(frozen=True)
@@ -200,6 +236,16 @@ def stage_jobs(runs: Sequence[Run]) -> dict[str, tuple[str, dict[str, Any]]]:
     return jobs
 
 
+def evaluation_jobs(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:
+    """``result path -> the dotted changes its evaluation runs with`` for every result the
+    runs report, once each (paths relative to ``results/<dataset>/runs``)."""
+    jobs: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for model in run.row.models:
+            jobs.setdefault(run.result(model), run.evaluation_changes(model))
+    return jobs
+
+
 def as_overrides(changes: dict[str, Any]) -> list[str]:
     """``--set`` arguments (values as JSON, which the CLI reads as YAML)."""
     return [f"{key}={json.dumps(value)}" for key, value in changes.items()]
@@ -210,13 +256,16 @@ def as_overrides(changes: dict[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class Cell:
-    """One model's numbers for one row: the metric in percent, per seed."""
+    """One model's numbers for one row: the metric in percent, per seed, and the evaluation
+    unit the result files record."""
 
     row: Row
     model: str
     metric: str
     values: dict[int, float]
     dirs: dict[int, str]
+    unit: str
+    results: dict[int, str]  # per seed, the result file (relative to the runs root)
     # student cells: per seed, the percentage of training batches in which L_nce took part
     nce_active: dict[int, float] = field(default_factory=dict)
 
@@ -235,12 +284,14 @@ class Cell:
 
 
 def collect(study: Study, runs: Sequence[Run], runs_root: str | os.PathLike) -> list[Cell]:
-    """Read every run's evaluation JSON into cells (row x model)."""
+    """Read every run's evaluation JSON into cells (row x model). A result evaluated with
+    settings other than its row's (a stale file: the name does not cover every setting) is
+    an error naming it."""
     root = Path(runs_root)
     cells = []
     for row in study.rows:
         for model in row.models:
-            values, dirs, metrics, nce = {}, {}, set(), {}
+            values, dirs, results, metrics, units, nce = {}, {}, {}, set(), set(), {}
             for run in (r for r in runs if r.row == row):
                 path = root / run.result(model)
                 if not path.is_file():
@@ -249,13 +300,19 @@ def collect(study: Study, runs: Sequence[Run], runs_root: str | os.PathLike) -> 
                 result = json.loads(path.read_text())
                 if result.get("value") is None:
                     raise ConfigError(f"{path}: no {result.get('metric')} (a test split with one class?)")
+                evaluated = result.get("evaluation_config", {}).get(EVALUATION)
+                if evaluated != run.evaluate:
+                    raise ConfigError(f"{path}: evaluated with {EVALUATION} {evaluated}, but study {study.name!r} "
+                                      f"row {row.label!r} wants {run.evaluate}; delete the file to evaluate again")
                 values[run.seed] = 100.0 * result["value"]
-                dirs[run.seed] = run.dirs[model]
+                dirs[run.seed], results[run.seed] = run.dirs[model], run.result(model)
                 metrics.add(result["metric"])
+                units.add(evaluated["unit"])
                 active = result.get("training_diagnostics", {}).get("nce_active_fraction")
                 if model == "student" and active is not None:
                     nce[run.seed] = 100.0 * active
-            cells.append(Cell(row, model, "/".join(sorted(metrics)), values, dirs, nce))
+            cells.append(Cell(row, model, "/".join(sorted(metrics)), values, dirs, "/".join(sorted(units)),
+                              results, nce))
     return cells
 
 
@@ -273,22 +330,22 @@ def write_tables(study: Study, cells: Sequence[Cell], dataset_kind: str | None, 
     with atomic_path(paths["summary"]) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["study", "row", "x", "model", "metric", "mean_percent", "std_percent", "seeds",
-                         "paper_percent", "nce_active_percent"])
+                         "paper_percent", "nce_active_percent", "unit"])
         for cell in cells:
             nce = cell.nce_active_mean
             writer.writerow([study.name, cell.row.label, "" if cell.row.x is None else cell.row.x, cell.model,
                              cell.metric, _fmt(cell.mean), _fmt(cell.std), len(cell.values),
-                             _paper(cell, dataset_kind) or "", "" if nce is None else f"{nce:.2f}"])
+                             _paper(cell, dataset_kind) or "", "" if nce is None else f"{nce:.2f}", cell.unit])
     with atomic_path(paths["runs"]) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["study", "row", "x", "model", "seed", "metric", "value_percent", "run_dir",
-                         "nce_active_percent"])
+                         "nce_active_percent", "unit", "result"])
         for cell in cells:
             for seed, value in cell.values.items():
                 nce = cell.nce_active.get(seed)
                 writer.writerow([study.name, cell.row.label, "" if cell.row.x is None else cell.row.x, cell.model,
                                  seed, cell.metric, f"{value:.4f}", cell.dirs[seed],
-                                 "" if nce is None else f"{nce:.2f}"])
+                                 "" if nce is None else f"{nce:.2f}", cell.unit, cell.results[seed]])
     with atomic_path(paths["markdown"]) as tmp:
         tmp.write_text(markdown(study, cells, dataset_kind, provenance))
     from .plots import plot_study
@@ -315,6 +372,9 @@ def markdown(study: Study, cells: Sequence[Cell], dataset_kind: str | None, prov
     show_nce = any(c.nce_active for c in cells)
     if show_nce:
         header.append("L_nce active (% of batches)")
+    show_unit = len({c.unit for c in cells}) > 1
+    if show_unit:
+        header.append("Evaluation unit")
     lines = [f"# {study.title}", "",
              f"Mean ± sample standard deviation over {len(seeds)} seed(s) {seeds}; each seed's value is in "
              f"`{study.name}_runs.csv`.", "",
@@ -337,7 +397,12 @@ def markdown(study: Study, cells: Sequence[Cell], dataset_kind: str | None, prov
             student = by_model.get("student")
             nce = None if student is None else student.nce_active_mean
             values.append("" if nce is None else f"{nce:.1f}")
+        if show_unit:
+            values.append("/".join(sorted({c.unit for c in by_model.values()})))
         lines.append("| " + " | ".join([row.label, *values]) + " |")
+    if show_unit:
+        lines += ["", "Evaluation unit: snippet scores every snippet of a test video (RTFM's protocol); segment "
+                  "scores the features.segments pooled training segments and spreads each score over its snippets."]
     if show_nce:
         lines += ["", "L_nce active: the share of the student's training batches in which the InfoNCE term took "
                   "part (it needs segments on both sides of delta); at 0 a row trains as if without L_nce."]

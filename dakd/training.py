@@ -203,8 +203,8 @@ def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress:
         with autocast(device, low):
             scores = model(bags.inputs(index)).scores.float()
         labels = bags.labels[index]
-        return {"loss": mil_ranking_loss(scores[labels == 1], scores[labels == 0],
-                                         tcfg.mil.lambda_smooth, tcfg.mil.lambda_sparse)}
+        return {"loss": mil_ranking_loss(scores[labels == 1], scores[labels == 0], tcfg.mil.lambda_smooth,
+                                         tcfg.mil.lambda_sparse, tcfg.mil.reduction)}
 
     best = BestEpoch(validator, cfg.validation.every)
     history = fit("teacher", model, [model], tcfg.optim, labels_cpu, step, generator, device, best, progress)
@@ -239,15 +239,20 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     model = AnomalyDetector({scfg.backbone: bags.segments[scfg.backbone].shape[-1]}, scfg.model).to(device)
     width_t = targets.teacher_hidden.shape[-1]
     g_teacher = FeatureProjector(width_t, dcfg.projection_hidden, dcfg.projection_dim).to(device)
-    g_student = FeatureProjector(scfg.model.width, dcfg.projection_hidden, dcfg.projection_dim).to(device)
+    g_student = FeatureProjector(model.hidden_width, dcfg.projection_hidden, dcfg.projection_dim).to(device)
     labels_cpu = bags.labels
     bags = _on_device(bags, device, low)
     targets = DistillTargets(targets.pseudo_labels.to(device), targets.teacher_scores.to(device),
                              targets.teacher_hidden.to(device, low))
     split_by = getattr(targets, dcfg.anchors)
+    # normal_video_anchors: normal -> a normal video's segments are never anomalous anchors
+    anomalous_videos_only = dcfg.normal_video_anchors == "normal"
 
     def step(index: torch.Tensor) -> dict[str, torch.Tensor]:
-        anomalous = (split_by[index] >= dcfg.delta).flatten()
+        anomalous = split_by[index] >= dcfg.delta                                   # (B, n)
+        if anomalous_videos_only:
+            anomalous &= (bags.labels[index] == 1)[:, None]
+        anomalous = anomalous.flatten()
         # A batch without both kinds of anchor has no L_nce: the heads stay out of the graph,
         # so Adagrad leaves them alone instead of decaying them on zero gradients (which
         # drives their weights into denormals and makes every later matmul with them slow).

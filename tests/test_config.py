@@ -204,14 +204,34 @@ def test_a_crop_index_must_exist(crops, crop, ok):
     else:
         count = {"center": 1, "five": 5, "ten": 10}[crops]
         assert set_error(*overrides) == (
-            f"--set features.crop={crop}: features.crop must be 'mean' or a crop index in [0, {count}) "
-            f"for extract.crops '{crops}', got {crop}")
+            f"--set features.crop={crop}: features.crop must be 'mean', 'per_crop_bags' or a crop index in "
+            f"[0, {count}) for extract.crops '{crops}', got {crop}")
+
+
+def test_per_crop_bags_is_a_crop_reading_for_any_crop_count():
+    for crops in ("center", "ten"):
+        assert load_config(None, [f"extract.crops={crops}", "features.crop=per_crop_bags"]).features.crop == (
+            "per_crop_bags")
+
+
+def test_readings_that_need_another_setting_are_one_line_errors():
+    assert set_error("teacher.model.projection=none") == (
+        "--set teacher.model.projection=none: teacher.model.projection: none (features straight into the head) "
+        "needs temporal: none, got temporal 'tam'")
+    raw = load_config(None, ["teacher.model.temporal=none", "teacher.model.projection=none"])
+    assert raw.teacher.model.projection == "none"
+    for window in ("4", "1"):
+        assert set_error(f"pseudo_labels.window={window}", "pseudo_labels.divisor=two_epsilon") == (
+            f"--set pseudo_labels.divisor=two_epsilon: pseudo_labels.divisor: two_epsilon needs an odd window >= 3 "
+            f"(2 epsilon + 1 taps), got window {window}")
+    assert load_config(None, ["pseudo_labels.window=3", "pseudo_labels.divisor=two_epsilon"]).pseudo_labels.divisor \
+        == "two_epsilon"
 
 
 @pytest.mark.parametrize("crop", ["-1", "first", "true", "1.5"])
 def test_a_crop_is_mean_or_an_index(crop):
     assert set_error(f"features.crop={crop}").startswith(
-        f"--set features.crop={crop}: features.crop must be 'mean' or a crop index >= 0, got ")
+        f"--set features.crop={crop}: features.crop must be 'mean', 'per_crop_bags' or a crop index >= 0, got ")
 
 
 def test_a_crop_index_is_what_reduce_crops_takes():
@@ -265,6 +285,14 @@ CHOICES = [
     ("teacher.model.temporal", "transformer", "tam, disentangled, mha, lstm, gru, rnn, cnn1d, mtn, none"),
     ("student.model.temporal", "TAM", "tam, disentangled, mha, lstm, gru, rnn, cnn1d, mtn, none"),
     ("extract.backbones.clip.arch", "c3d", "inception_i3d, i3d_r50, s3d, open_clip"),
+    ("teacher.model.layer", "transformer", "residual_ffn, bare"),
+    ("student.model.attention_scale", "model", "head_dim, width"),
+    ("teacher.model.projection", "linear", "mlp, none"),
+    ("student.model.head", "gelu", "relu, sultani"),
+    ("teacher.mil.reduction", "sum", "pairwise_mean, sultani"),
+    ("pseudo_labels.divisor", "epsilon", "taps, two_epsilon"),
+    ("pseudo_labels.padding", "reflect", "edge, zero"),
+    ("student.distill.normal_video_anchors", "forced", "thresholded, normal"),
     ("device", "gpu", "auto, cpu, cuda, cuda:N"),
     ("device", "cuda:x", "auto, cpu, cuda, cuda:N"),
     ("device", "cuda1", "auto, cpu, cuda, cuda:N"),
@@ -295,7 +323,8 @@ def test_a_float_written_1e_3_is_a_number(tmp_path):
     assert type(load_config(None, ["extract.video_timeout_s=10"]).extract.video_timeout_s) is float
 
 
-@pytest.mark.parametrize("key", ["teacher.model.terms.c2p", "pseudo_labels.moving_average", "student.distill.use_nce"])
+@pytest.mark.parametrize("key", ["teacher.model.terms.c2p", "pseudo_labels.moving_average", "student.distill.use_nce",
+                                 "student.model.attention_bias"])
 @pytest.mark.parametrize(("value", "shown"), [("1", "1"), ("0", "0"), ("'yes'", "'yes'"), ("'true'", "'true'"),
                                               ("off_", "'off_'")])
 def test_booleans_must_be_true_or_false(key, value, shown):
@@ -314,7 +343,7 @@ def test_a_boolean_is_not_a_number(key, problem):
 FLOATS = ["teacher.optim.lr_temporal", "teacher.optim.lr_other", "teacher.optim.weight_decay",
           "teacher.model.dropout", "teacher.model.head_dropout", "teacher.mil.lambda_smooth",
           "teacher.mil.lambda_sparse", "student.distill.alpha", "student.distill.tau", "student.distill.delta",
-          "pseudo_labels.flat_threshold", "extract.video_timeout_s"]
+          "pseudo_labels.flat_threshold", "extract.video_timeout_s", "score.min_gap_s", "score.min_duration_s"]
 
 
 def test_floats_listed_are_every_float_of_the_config():
@@ -364,7 +393,7 @@ def test_an_unknown_key_names_the_nearest_valid_key(override, key, suggestion):
 
 def test_an_unknown_key_without_a_near_one_lists_the_valid_keys():
     assert set_error("teacher.mil.zzz=1") == (
-        "--set teacher.mil.zzz=1: teacher.mil.zzz: unknown key (valid: lambda_smooth, lambda_sparse)")
+        "--set teacher.mil.zzz=1: teacher.mil.zzz: unknown key (valid: lambda_smooth, lambda_sparse, reduction)")
 
 
 def test_unknown_keys_in_a_file_name_the_file(tmp_path):
@@ -464,8 +493,8 @@ def workflow_error(change) -> str:
     (lambda d: d["datasets"]["xdviolence"]["overrides"]["evaluate"].update(metric="map"),
      "config.yaml: datasets.xdviolence.overrides: evaluate.metric must be one of auc, ap, got 'map'"),
     (lambda d: d["datasets"]["ucf"].update(overrides={"features": {"crop": 12}}),
-     "config.yaml: datasets.ucf.overrides: features.crop must be 'mean' or a crop index in [0, 10) for "
-     "extract.crops 'ten', got 12"),
+     "config.yaml: datasets.ucf.overrides: features.crop must be 'mean', 'per_crop_bags' or a crop index in "
+     "[0, 10) for extract.crops 'ten', got 12"),
     (lambda d: d["datasets"]["demo"].update(kidn="demo"),
      "config.yaml: datasets.demo.kidn: unknown key; did you mean 'kind'?"),
     (lambda d: d["datasets"]["demo"].update(kind="dmeo"),
@@ -561,7 +590,11 @@ def test_choices_equal_the_registries():
     from dakd.datasets import available_datasets
     from dakd.features.community import CROP_MODES as LISTED_CROP_MODES
     from dakd.features.community import LABEL_RULES, LAYOUTS
+    from dakd.losses import MIL_REDUCTIONS
+    from dakd.models.attention import SCALE_DIMS
+    from dakd.models.detector import HEAD_LAYOUTS
     from dakd.models.temporal import available_temporal_networks
+    from dakd.pseudo_labels import DIVISORS, PADDINGS
     from dakd.training import ANCHOR_SOURCES, PRECISIONS
 
     args = typing.get_args
@@ -574,6 +607,10 @@ def test_choices_equal_the_registries():
     assert config_module.CROPS_PER_MODE == CROP_MODES and set(args(config_module.Crops)) == set(CROP_MODES)
     assert set(args(config_module.TrainPrecision)) == set(PRECISIONS)
     assert args(config_module.AnchorSource) == ANCHOR_SOURCES
+    assert args(config_module.MILReduction) == MIL_REDUCTIONS
+    assert args(config_module.AttentionScale) == SCALE_DIMS
+    assert args(config_module.ScoringHeadLayout) == HEAD_LAYOUTS
+    assert args(config_module.WindowDivisor) == DIVISORS and args(config_module.WindowPadding) == PADDINGS
 
 
 def schema() -> dict:
@@ -595,6 +632,14 @@ def test_the_schema_lists_the_same_choices():
         (props["evaluate"]["properties"]["unit"], config_module.EvaluateUnit),
         (props["evaluate"]["properties"]["metric"], config_module.EvaluateMetric),
         (stage["distill"]["properties"]["anchors"], config_module.AnchorSource),
+        (stage["distill"]["properties"]["normal_video_anchors"], config_module.NormalVideoAnchors),
+        (stage["model"]["properties"]["layer"], config_module.AttentionLayer),
+        (stage["model"]["properties"]["attention_scale"], config_module.AttentionScale),
+        (stage["model"]["properties"]["projection"], config_module.InputProjection),
+        (stage["model"]["properties"]["head"], config_module.ScoringHeadLayout),
+        (stage["mil"]["properties"]["reduction"], config_module.MILReduction),
+        (props["pseudo_labels"]["properties"]["divisor"], config_module.WindowDivisor),
+        (props["pseudo_labels"]["properties"]["padding"], config_module.WindowPadding),
         (dataset["kind"], config_module.DatasetKind),
         (dataset["naming"], config_module.FeatureNaming),
         (dataset["sources"]["additionalProperties"]["properties"]["layout"], config_module.FeatureLayout),
@@ -615,7 +660,8 @@ def test_the_schema_accepts_and_rejects_what_the_config_does():
             assert (not list(validator.iter_errors(data))) == ok, (key, value)
     for key, bad, _ in CHOICES:
         assert list(validator.iter_errors(config_module.set_dotted(shipped(), {key: bad}))), key
-    for key in ("teacher.model.terms.c2p", "pseudo_labels.min_max", "student.distill.use_bce"):
+    for key in ("teacher.model.terms.c2p", "pseudo_labels.min_max", "student.distill.use_bce",
+                "teacher.model.attention_bias"):
         for value in (1, "yes"):
             assert list(validator.iter_errors(config_module.set_dotted(shipped(), {key: value}))), key
     for key in FLOATS:

@@ -110,3 +110,17 @@ def test_annotation_table_keeps_labelled_frame_counts(tmp_path):
     (tmp_path / "c.parquet").write_bytes(b"PAR1 garbage")
     with pytest.raises(AnnotationError, match="c.parquet: not a readable annotation Parquet file"):
         read_annotation_table(tmp_path / "c.parquet")
+
+
+@pytest.mark.parametrize("unit", ["snippet", "segment"])
+def test_a_video_with_a_crop_axis_is_scored_crop_by_crop_and_the_scores_averaged(unit):
+    """features.crop: per_crop_bags keeps the crops at test time: each crop is scored as its
+    own sequence and the crops' snippet scores are averaged (UR-DMU's ucf_test.py)."""
+    crops = np.random.default_rng(0).standard_normal((40, 3, 4)).astype("f4")
+    model, cfg, cpu = _model(), EvaluateConfig(unit=unit, max_window=16), torch.device("cpu")
+    together = score_video(model, SnippetVideo(_meta(snippets=40), {"clip": crops}), cfg, 8, cpu)
+    each = [score_video(model, SnippetVideo(_meta(snippets=40), {"clip": np.ascontiguousarray(crops[:, c])}),
+                        cfg, 8, cpu) for c in range(3)]
+    assert together.shape == (40,)
+    np.testing.assert_allclose(together, np.mean(each, axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(each[0], each[1])

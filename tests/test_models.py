@@ -8,10 +8,12 @@ from dakd.config import AttentionTerms, ModelConfig
 from dakd.models import (
     AnomalyDetector,
     DisentangledAttention,
+    DisentangledAttentionLayer,
     available_temporal_networks,
     build_temporal,
     relative_bucket,
 )
+from dakd.models.mtn import MultiScaleTemporalNetwork
 
 
 def test_relative_bucket_matches_the_papers_gamma():
@@ -25,11 +27,14 @@ def test_relative_bucket_matches_the_papers_gamma():
         assert gamma[i, j] == want
 
 
-def _reference(attn: DisentangledAttention, streams: torch.Tensor, terms: AttentionTerms) -> torch.Tensor:
-    """The paper's Eq. 4-5 written as explicit loops over streams, heads and positions."""
+def _reference(attn: DisentangledAttention, streams: torch.Tensor, terms: AttentionTerms,
+               scale_dim: int | None = None) -> torch.Tensor:
+    """The paper's Eq. 4-5 written as explicit loops over streams, heads and positions; the
+    scale's d is the head dimension unless ``scale_dim`` is given."""
     t_count, b, n, d = streams.shape
     hd, heads = attn.head_dim, attn.heads
-    qkv = [streams[t] @ attn.qkv_weight[t] + attn.qkv_bias[t] for t in range(t_count)]
+    qkv = [streams[t] @ attn.qkv_weight[t] + (0.0 if attn.qkv_bias is None else attn.qkv_bias[t])
+           for t in range(t_count)]
     q = [x[..., :d] for x in qkv]
     k = [x[..., d : 2 * d] for x in qkv]
     v = [x[..., 2 * d :] for x in qkv]
@@ -60,7 +65,7 @@ def _reference(attn: DisentangledAttention, streams: torch.Tensor, terms: Attent
                         if terms.p2c:
                             a = a + k[t][bi, j, sl] @ qr[gamma(j, i), sl]
                         logits[i, j] = a
-                weights = torch.softmax(logits / math.sqrt((t_count + 2) * hd), dim=-1)
+                weights = torch.softmax(logits / math.sqrt((t_count + 2) * (scale_dim or hd)), dim=-1)
                 out[bi, :, sl] += weights @ v[t][bi, :, sl] / t_count
     return out
 
@@ -87,6 +92,59 @@ def test_disentangled_attention_matches_the_equations(terms, num_streams):
         attn.qkv_bias.normal_()
         streams = torch.randn(num_streams, 2, 5, 8)
         torch.testing.assert_close(attn(streams), _reference(attn, streams, terms), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("num_streams", [3, 1])
+def test_bias_free_projections_and_the_width_scale_match_the_equations(num_streams):
+    """Eqs. 2-3 without biases; Eq. 5's d read as the model width instead of the head dimension."""
+    torch.manual_seed(0)
+    terms = AttentionTerms(cross_c2c=num_streams > 1)
+    streams = torch.randn(num_streams, 2, 5, 8)
+    bare = DisentangledAttention(num_streams, 8, 2, 2, terms, bias=False).eval()
+    assert bare.qkv_bias is None and not [k for k in bare.state_dict() if "bias" in k]
+    with torch.no_grad():
+        torch.testing.assert_close(bare(streams), _reference(bare, streams, terms), rtol=1e-4, atol=1e-5)
+    wide = DisentangledAttention(num_streams, 8, 2, 2, terms, scale_dim="width").eval()
+    assert wide.scale == pytest.approx(math.sqrt((num_streams + 2) * 8))
+    with torch.no_grad():
+        wide.qkv_bias.normal_()
+        torch.testing.assert_close(wide(streams), _reference(wide, streams, terms, scale_dim=8), rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(wide(streams), _reference(wide, streams, terms), rtol=1e-4, atol=1e-5)
+
+
+def test_model_config_readings_reach_the_attention():
+    cfg = ModelConfig(width=16, heads=2, ffn_dim=32, attention_bias=False, attention_scale="width")
+    layer = build_temporal("tam", 3, cfg)
+    assert isinstance(layer, DisentangledAttentionLayer)
+    assert layer.attention.qkv_bias is None and layer.attention.rel_query.bias is None
+    assert layer.attention.scale == pytest.approx(math.sqrt(5 * 16))
+    assert build_temporal("tam", 3, ModelConfig(width=16, heads=2)).attention.scale == pytest.approx(math.sqrt(5 * 8))
+
+
+@pytest.mark.parametrize("temporal, streams", [("tam", 3), ("disentangled", 3)])
+def test_a_bare_layer_hands_the_attention_output_h_to_the_head(temporal, streams):
+    """layer: bare drops the output projection, residual, LayerNorms and feed-forward: the
+    head sees H = mean_t H_t itself, the very tensor the full layer wraps."""
+    torch.manual_seed(0)
+    dims = {f"b{i}": 6 + i for i in range(streams)}
+    full = AnomalyDetector(dims, ModelConfig(width=16, heads=2, ffn_dim=32, temporal=temporal)).eval()
+    bare = AnomalyDetector(dims, ModelConfig(width=16, heads=2, ffn_dim=32, temporal=temporal, layer="bare")).eval()
+    assert not [k for k in bare.state_dict() if "ffn" in k or "norm" in k or "out_proj" in k]
+    renamed = {k.replace(".attention.", ".", 1): v for k, v in full.state_dict().items()}
+    assert bare.state_dict().keys() <= renamed.keys()  # every bare weight is one of the full model's
+    bare.load_state_dict({k: renamed[k] for k in bare.state_dict()})
+    inputs = {k: torch.randn(2, 9, d) for k, d in dims.items()}
+    with torch.no_grad():
+        projected = torch.stack([full.projections[k](inputs[k]) for k in dims])
+        if temporal == "disentangled":
+            projected = full.temporal.fusion(projected)[None]
+            attention = full.temporal.network.layer.attention
+        else:
+            attention = full.temporal.attention
+        out = bare(inputs)
+        torch.testing.assert_close(out.hidden, attention(projected))
+        torch.testing.assert_close(out.scores, full.head(attention(projected)))
+        assert not torch.allclose(out.hidden, full(inputs).hidden)
 
 
 def test_terms_change_the_output_and_all_off_is_rejected():
@@ -142,6 +200,106 @@ def test_detector_shapes_head_and_parameter_groups():
     assert temporal["lr"] == 1e-4 and other["lr"] == 1e-3
     assert len(temporal["params"]) + len(other["params"]) == len(list(model.parameters()))
     assert {id(p) for p in temporal["params"]} == {id(p) for p in model.temporal.parameters()}
+
+
+@pytest.mark.parametrize("layout", ["relu", "sultani"])
+def test_scoring_head_layouts_by_hand(layout):
+    """relu: sigmoid(W3 relu(W2 relu(W1 h))); sultani (his paper and code): the 32-unit layer is linear."""
+    torch.manual_seed(0)
+    model = AnomalyDetector({"i3d": 12}, ModelConfig(width=16, heads=2, ffn_dim=32, head=layout)).eval()
+    linears = [m for m in model.head.net if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [512, 32, 1]
+    h = torch.randn(3, 7, 16)
+    with torch.no_grad():
+        first = torch.relu(linears[0](h))
+        second = linears[1](first) if layout == "sultani" else torch.relu(linears[1](first))
+        torch.testing.assert_close(model.head(h), torch.sigmoid(linears[2](second)).squeeze(-1))
+        assert (linears[1](first) < 0).any()  # so the two layouts do differ here
+
+
+def test_sultanis_detector_scores_raw_features_with_the_head_alone():
+    """projection: none (Table 4 baseline): no projection MLP, no temporal network; the
+    backbones' features, concatenated, are the head's input."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(temporal="none", projection="none", head="sultani")
+    model = AnomalyDetector({"i3d": 20, "clip": 12}, cfg).eval()
+    assert len(model.projections) == 0 and not list(model.temporal.parameters())
+    assert model.head.net[0].in_features == 32
+    assert {name.split(".")[0] for name, _ in model.named_parameters()} == {"head"}
+    inputs = {"i3d": torch.randn(2, 5, 20), "clip": torch.randn(2, 5, 12)}
+    with torch.no_grad():
+        out = model(inputs)
+        torch.testing.assert_close(out.hidden, torch.cat([inputs["i3d"], inputs["clip"]], dim=-1))
+        torch.testing.assert_close(out.scores, model.head(out.hidden))
+    temporal, other = model.parameter_groups(1e-4, 1e-3)
+    assert temporal["params"] == [] and len(other["params"]) == 6
+
+
+def _rtfm_aggregate(mtn: MultiScaleTemporalNetwork, x: torch.Tensor) -> torch.Tensor:
+    """RTFM's ``Aggregate.forward`` (tianyu0207/RTFM, model.py) in eval mode, written out as
+    loops from its definition, on (B, n, d) with 2048 read as d and 512 as d / 4:
+    out_k = BN(ReLU(conv_k(x))) for dilations 1, 2, 4; out = conv_4 -> ReLU -> non-local,
+    whose affinity theta^T phi is divided by N (the positions), no softmax;
+    out = BN(ReLU(conv_5(cat(out_1, out_2, out_3, out)))) + x."""
+
+    def conv(module, inp, dilation=1):
+        weight, bias = module.weight, module.bias          # (C_out, C_in, k)
+        k, n = weight.shape[-1], inp.shape[-1]
+        out = torch.zeros(weight.shape[0], n)
+        for t in range(n):
+            for j in range(k):
+                source = t + (j - (k - 1) // 2) * dilation
+                if 0 <= source < n:
+                    out[:, t] += weight[:, :, j] @ inp[:, source]
+            if bias is not None:
+                out[:, t] += bias
+        return out
+
+    def bn(module, inp):
+        std = torch.sqrt(module.running_var + module.eps)
+        return (inp - module.running_mean[:, None]) / std[:, None] * module.weight[:, None] + module.bias[:, None]
+
+    def non_local(block, inp):
+        theta, phi, g = conv(block.theta, inp), conv(block.phi, inp), conv(block.g, inp)
+        n = inp.shape[-1]
+        f = torch.zeros(n, n)
+        for a in range(n):
+            for b in range(n):
+                f[a, b] = theta[:, a] @ phi[:, b] / n
+        y = torch.zeros_like(theta)
+        for a in range(n):
+            for b in range(n):
+                y[:, a] += f[a, b] * g[:, b]
+        return bn(block.out[1], conv(block.out[0], y)) + inp
+
+    out = torch.empty_like(x)
+    for i in range(len(x)):
+        c = x[i].T                                          # (d, n)
+        pyramid = [bn(p[2], torch.relu(conv(p[0], c, d))) for p, d in zip(mtn.pyramid, (1, 2, 4))]
+        reduced = non_local(mtn.non_local, torch.relu(conv(mtn.reduce[0], c)))
+        fused = bn(mtn.fuse[2], torch.relu(conv(mtn.fuse[0], torch.cat([*pyramid, reduced]))))
+        out[i] = (fused + c).T
+    return out
+
+
+def test_mtn_is_rtfms_aggregate():
+    torch.manual_seed(0)
+    mtn = MultiScaleTemporalNetwork(16).eval()
+    # RTFM's conv biases: the dilated convolutions have one, conv_4 and conv_5 have none.
+    assert all(p[0].bias is not None for p in mtn.pyramid)
+    assert mtn.reduce[0].bias is None and mtn.fuse[0].bias is None
+    x = torch.randn(2, 7, 16)
+    with torch.no_grad():
+        # A fresh block is the identity in its non-local branch (its BatchNorm starts at zero).
+        branch = torch.randn(2, 4, 7)  # the non-local block runs on the d / 4 reduced branch
+        torch.testing.assert_close(mtn.non_local(branch), branch)
+        for module in mtn.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_var.uniform_(0.5, 2.0)
+                module.running_mean.normal_()
+        for parameter in mtn.parameters():
+            parameter.normal_(0, 0.3)
+        torch.testing.assert_close(mtn(x), _rtfm_aggregate(mtn, x), rtol=1e-4, atol=1e-4)
 
 
 def test_student_detector_runs_on_long_sequences_beyond_k():

@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import re
 
 import pytest
 import yaml
@@ -10,7 +11,10 @@ from workflow_helpers import REPO
 
 from dakd.config import ConfigError
 from dakd.reproduce import (
+    EVALUATION_PATTERN,
+    RUN_DIR_PATTERN,
     collect,
+    evaluation_jobs,
     markdown,
     parse_studies,
     plan_dataset,
@@ -100,12 +104,17 @@ def test_bad_studies_are_config_errors():
         plan_dataset(_data({"t": TABLE}, seeds=(1, 1)), "ucf")
 
 
+def _result(run, value, **extra):
+    """A result file's content as `dakd evaluate` writes it for ``run``."""
+    return json.dumps({"metric": "auc", "value": value, "evaluation_config": {"evaluate": run.evaluate}, **extra})
+
+
 def _fake_results(tmp_path, runs, value_of):
     for run in runs:
         for model in run.row.models:
             path = tmp_path / run.result(model)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"metric": "auc", "value": value_of(run, model)}))
+            path.write_text(_result(run, value_of(run, model)))
 
 
 def test_tables_report_mean_and_sample_std_over_seeds_with_each_seed_kept(tmp_path):
@@ -155,7 +164,7 @@ def test_the_shipped_config_plans_every_paper_study():
     data["datasets"]["ucf"]["kind"] = "ucf_crime"
     plan = plan_dataset(data, "ucf")
     assert {"main", "table1", "table4", "table5", "figure4", "figure5_tau", "figure5_alpha", "figure5_k",
-            "figure5_delta"} <= set(plan.studies)
+            "figure5_delta", "figure5_window", "readings"} <= set(plan.studies)
     assert plan.seeds == (0, 1, 2, 3, 4)
     assert len(plan.studies["figure4"].rows) == 7
     table1 = {r.label: r.paper.get("ucf_crime") for r in plan.studies["table1"].rows}
@@ -170,8 +179,7 @@ def test_tables_show_how_often_l_nce_was_active(tmp_path):
             path = tmp_path / run.result(model)
             path.parent.mkdir(parents=True, exist_ok=True)
             active = 0.0 if run.row.label in ("w/o L_nce", "DAKD") else 0.5 + 0.25 * run.seed
-            path.write_text(json.dumps({"metric": "auc", "value": 0.8,
-                                        "training_diagnostics": {"nce_active_fraction": active}}))
+            path.write_text(_result(run, 0.8, training_diagnostics={"nce_active_fraction": active}))
     paths = write_tables(plan.studies["t4"], collect(plan.studies["t4"], plan.runs["t4"], tmp_path),
                          plan.dataset_kind, tmp_path / "tables", {})
     text = paths["markdown"].read_text()
@@ -182,3 +190,118 @@ def test_tables_show_how_often_l_nce_was_active(tmp_path):
     with open(paths["runs"]) as fh:
         rows = [r for r in csv.DictReader(fh) if r["row"] == "w/o min-max" and r["model"] == "student"]
     assert [r["nce_active_percent"] for r in rows] == ["50.00", "75.00"]
+
+
+UNITS = {"title": "units", "rows": [
+    {"label": "Teacher", "models": ["teacher"]},
+    {"label": "Teacher, segments", "models": ["teacher"], "set": {"evaluate.unit": "segment"}},
+    {"label": "Student, segments", "set": {"evaluate.unit": "segment", "student.distill.tau": 2.0}},
+    {"label": "Student, snippets (as the dataset)", "set": {"evaluate.unit": "snippet", "student.distill.tau": 2.0}},
+]}
+
+
+def test_an_evaluation_setting_reevaluates_the_same_checkpoints():
+    """evaluate.unit is no training setting (without a validation split): rows that differ
+    only in it share every run directory and differ in the result file."""
+
+    runs = {r.row.label: r for r in plan_dataset(_data({"u": UNITS}, seeds=(0,)), "ucf").runs["u"]}
+    plain, segment = runs["Teacher"], runs["Teacher, segments"]
+    assert segment.dirs == plain.dirs
+    assert plain.result("teacher") == f"{plain.dirs['teacher']}/teacher_auc.json"
+    pattern = rf"{RUN_DIR_PATTERN}/teacher_auc\.(?P<tag>{EVALUATION_PATTERN})\.json"
+    tag = re.fullmatch(pattern, segment.result("teacher"))
+    assert tag and segment.evaluate["unit"] == "segment" and plain.evaluate["unit"] == "snippet"
+    # Setting the dataset's own value keeps the plain name; the tag is the settings', not the row's.
+    assert runs["Student, snippets (as the dataset)"].result("student").endswith("/student_auc.json")
+    assert runs["Student, segments"].result("teacher").endswith(f"/teacher_auc.{tag['tag']}.json")
+    jobs = evaluation_jobs(list(runs.values()))
+    assert jobs[plain.result("teacher")] == {"seed": 0} == stage_jobs([plain])[plain.dirs["teacher"]][1]
+    assert jobs[segment.result("teacher")] == {"seed": 0, "evaluate.unit": "segment"}
+    assert jobs[runs["Student, segments"].result("student")] == {
+        "seed": 0, "student.distill.tau": 2.0, "evaluate.unit": "segment"}
+    assert [stage for stage, _ in stage_jobs(list(runs.values())).values()].count("teacher") == 1
+
+
+def test_with_a_validation_split_the_evaluation_settings_pick_the_epoch_and_so_the_model():
+    data = _data({"u": UNITS}, seeds=(0,))
+    data["validation"] = {"split": "val"}
+    runs = {r.row.label: r for r in plan_dataset(data, "ucf").runs["u"]}
+    assert runs["Teacher, segments"].dirs["teacher"] != runs["Teacher"].dirs["teacher"]
+    assert stage_jobs([runs["Teacher, segments"]])[runs["Teacher, segments"].dirs["teacher"]][1] == {
+        "evaluate.unit": "segment", "seed": 0}
+
+
+def test_cells_carry_the_evaluation_unit_and_a_stale_result_is_refused(tmp_path):
+    plan = plan_dataset(_data({"u": UNITS}, seeds=(0, 1)), "ucf")
+    _fake_results(tmp_path, plan.runs["u"], lambda run, model: 0.9 if run.evaluate["unit"] == "segment" else 0.8)
+    cells = {(c.row.label, c.model): c for c in collect(plan.studies["u"], plan.runs["u"], tmp_path)}
+    assert cells[("Teacher", "teacher")].unit == "snippet" and cells[("Teacher, segments", "teacher")].unit == "segment"
+    assert cells[("Teacher, segments", "teacher")].mean == pytest.approx(90.0)
+    paths = write_tables(plan.studies["u"], list(cells.values()), plan.dataset_kind, tmp_path / "tables", {})
+    text = paths["markdown"].read_text()
+    assert "| Evaluation unit |" in text and "| Teacher, segments | 90.00 ± 0.00 |  | segment |" in text
+    with open(paths["runs"]) as fh:
+        rows = [r for r in csv.DictReader(fh) if r["row"] == "Teacher, segments"]
+    assert {r["unit"] for r in rows} == {"segment"}
+    assert all(r["result"].startswith(r["run_dir"] + "/teacher_auc.e") for r in rows)
+    with open(paths["summary"]) as fh:
+        assert {r["unit"] for r in csv.DictReader(fh)} == {"snippet", "segment"}
+    # the plain file, evaluated before the dataset's settings changed: its name no longer tells
+    run = plan.runs["u"][0]
+    (tmp_path / run.result("teacher")).write_text(json.dumps({
+        "metric": "auc", "value": 0.8, "evaluation_config": {"evaluate": {**run.evaluate, "unit": "segment"}}}))
+    with pytest.raises(ConfigError, match=r"teacher_auc.json: evaluated with evaluate \{'unit': 'segment'.*"
+                                          r"row 'Teacher' wants \{'unit': 'snippet'.*delete the file"):
+        collect(plan.studies["u"], plan.runs["u"], tmp_path)
+
+
+def test_a_row_can_only_change_what_the_stages_read():
+    with pytest.raises(ConfigError, match=r"study 't' row 'bad': extract.crops: a row changes what the learning "
+                                          r"stages and the evaluation read \(device, evaluate, features"):
+        plan_dataset(_data({"t": {"rows": [{"label": "bad", "set": {"extract.crops": "five"}}]}}), "ucf")
+
+
+def _first_moved_stage(default, run) -> str | None:
+    """The first stage whose directory differs from the default row's, or 'evaluation'."""
+    for stage in ("teacher", "pseudo_labels", "student"):
+        if run.dirs[stage] != default.dirs[stage]:
+            return stage
+    return "evaluation" if run.evaluation != default.evaluation else None
+
+
+def test_the_readings_study_moves_exactly_the_stage_each_reading_belongs_to():
+    data = yaml.safe_load(REPO_CONFIG.read_text())
+    data["datasets"]["ucf"]["kind"] = "ucf_crime"
+    runs = [r for r in plan_dataset(data, "ucf").runs["readings"] if r.seed == 0]
+    default, others = runs[0], runs[1:]
+    assert default.row.label == "dakd's readings (default)"
+    moved = {r.row.label: _first_moved_stage(default, r) for r in others}
+    assert None not in moved.values(), moved  # every row is a reading of its own
+    assert moved == {
+        "Attention layer: bare attention output to the head": "teacher",
+        "Attention layer: model width 1024": "teacher",
+        "Attention projections without biases (Eqs. 2-3)": "teacher",
+        "Attention scale sqrt((T + 2) d) with d the model width": "teacher",
+        "No dropout in the temporal module": "teacher",
+        "Head without ReLU after its 32-unit layer (Sultani's)": "teacher",
+        "MIL loss reduced as Sultani's code (x anomalous bags)": "teacher",
+        "Crops as separate bags (UR-DMU)": "teacher",
+        "Moving average with zero padding": "pseudo_labels",
+        "w/o min-max, Eq. 6's 1/(2 epsilon) divisor (compare Table 4)": "pseudo_labels",
+        "InfoNCE anchors from refined pseudo-labels": "student",
+        "InfoNCE: normal videos' segments always normal anchors": "student",
+        "tau = 0.1 (L_nce weight alpha tau^2 = 0.075)": "student",
+        "tau = 10 (L_nce weight alpha tau^2 = 750)": "student",
+        "Evaluation on the 32 training segments": "evaluation",
+    }
+    # the default row is the full model every other study reports
+    main = {r.row.label: r for r in plan_dataset(data, "ucf").runs["main"] if r.seed == 0}
+    assert default.dirs == main["Student (CLIP)"].dirs and default.evaluation is None
+    # the main table's segment rows re-evaluate the main checkpoints
+    for plain, segment in (("Teacher (I3D + S3D + CLIP)", "Teacher (I3D + S3D + CLIP), segment scoring"),
+                           ("Student (I3D)", "Student (I3D), segment scoring"),
+                           ("Student (CLIP)", "Student (CLIP), segment scoring")):
+        assert main[segment].dirs == main[plain].dirs and main[segment].evaluate["unit"] == "segment"
+        assert main[segment].result(main[segment].row.models[0]) != main[plain].result(main[plain].row.models[0])
+    window = plan_dataset(data, "ucf").studies["figure5_window"]
+    assert [r.changes for r in window.rows][2] == {"pseudo_labels.window": 5}  # the default among the sweep

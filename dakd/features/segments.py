@@ -43,11 +43,14 @@ def segment_pool(snippets: np.ndarray, num_segments: int) -> np.ndarray:
 
 
 def reduce_crops(features: np.ndarray, crop: str | int) -> np.ndarray:
-    """Collapse the crop axis of (S, crops, dim) features to (S, dim).
+    """Collapse the crop axis of (S, crops, dim) features to (S, dim), or keep it.
 
-    ``crop`` is ``"mean"`` (average over crops, the usual choice for 10-crop features)
-    or an integer crop index.
+    ``crop`` is ``"mean"`` (average over crops, the usual choice for 10-crop features),
+    an integer crop index, or ``"per_crop_bags"``: the features stay (S, crops, dim), every
+    crop becomes its own training bag and test scores are averaged over crops.
     """
+    if crop == "per_crop_bags":
+        return features
     if crop == "mean":
         return features.mean(axis=1, dtype=np.float32) if features.shape[1] > 1 else features[:, 0]
     index = int(crop)

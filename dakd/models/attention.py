@@ -9,7 +9,10 @@ For T input streams Z_t (one per backbone) and relative-position table Z~ (2k, d
     H_t = softmax(A~_t / sqrt((T + 2) d_head)) V^t,   H = mean_t H_t
 
 computed per head. With T = 1 the cross term vanishes and the scale is sqrt(3 d_head),
-which is exactly the student's single-backbone form.
+which is exactly the student's single-backbone form. Readings of what the paper leaves
+open (docs/readings.md): the content and position projections carry biases unless
+``bias=False`` (Eqs. 2-3 have none), and ``scale_dim="width"`` puts the model width
+instead of the head dimension into the scale.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from torch import nn
 
 from ..config import AttentionTerms, ModelConfig
 from .dropout import Dropout
+
+SCALE_DIMS = ("head_dim", "width")  # model.attention_scale: the d in sqrt((T + 2) d)
 
 
 def relative_bucket(num_positions: int, max_distance: int, device: torch.device | None = None) -> torch.Tensor:
@@ -40,25 +45,27 @@ class DisentangledAttention(nn.Module):
     """
 
     def __init__(self, num_streams: int, width: int, heads: int, max_distance: int,
-                 terms: AttentionTerms, dropout: float = 0.0) -> None:
+                 terms: AttentionTerms, dropout: float = 0.0, bias: bool = True, scale_dim: str = "head_dim") -> None:
         super().__init__()
         if width % heads:
             raise ValueError(f"width {width} is not divisible by {heads} heads")
         if not (terms.self_c2c or terms.c2p or terms.p2c or (terms.cross_c2c and num_streams > 1)):
             raise ValueError("at least one attention term must be enabled (a single stream has no cross term)")
+        if scale_dim not in SCALE_DIMS:
+            raise ValueError(f"scale_dim must be one of {SCALE_DIMS}, got {scale_dim!r}")
         self.num_streams, self.width, self.heads = num_streams, width, heads
         self.head_dim = width // heads
         self.max_distance = max_distance
         self.terms = terms
         # Per-stream content projections W_{q,c_t}, W_{k,c_t}, W_{v,c_t}, one (d, 3d) block each.
         self.qkv_weight = nn.Parameter(torch.empty(num_streams, width, 3 * width))
-        self.qkv_bias = nn.Parameter(torch.zeros(num_streams, 3 * width))
+        self.qkv_bias = nn.Parameter(torch.zeros(num_streams, 3 * width)) if bias else None
         # One relative position table and its projections, shared by every stream.
         self.rel_embedding = nn.Embedding(2 * max_distance, width)
-        self.rel_query = nn.Linear(width, width)
-        self.rel_key = nn.Linear(width, width)
+        self.rel_query = nn.Linear(width, width, bias=bias)
+        self.rel_key = nn.Linear(width, width, bias=bias)
         self.dropout = Dropout(dropout)
-        self.scale = math.sqrt((num_streams + 2) * self.head_dim)
+        self.scale = math.sqrt((num_streams + 2) * (self.head_dim if scale_dim == "head_dim" else width))
         for t in range(num_streams):
             nn.init.xavier_uniform_(self.qkv_weight[t])
 
@@ -124,14 +131,32 @@ class DisentangledAttention(nn.Module):
         flat = streams.reshape(num_streams, batch * n, self.width).unbind(0)
         # One GEMM per stream (on CPU this beats one batched baddbmm by ~25 %); each output is
         # viewed as (3, H, B, n, dh) and the stack writes q, k, v head-major in one copy.
+        biases = [None] * num_streams if self.qkv_bias is None else self.qkv_bias.unbind(0)
         qkv = torch.stack([
-            torch.addmm(bias, x, weight).view(batch, n, 3, self.heads, self.head_dim).permute(2, 3, 0, 1, 4)
-            for x, weight, bias in zip(flat, self.qkv_weight.unbind(0), self.qkv_bias.unbind(0))
+            (x @ weight if bias is None else torch.addmm(bias, x, weight))
+            .view(batch, n, 3, self.heads, self.head_dim).permute(2, 3, 0, 1, 4)
+            for x, weight, bias in zip(flat, self.qkv_weight.unbind(0), biases)
         ], dim=3)
         q, k, v = qkv.unbind(0)                                            # (H, B, T, n, dh)
         weights = self.dropout(torch.softmax(self.attention_logits(q, k), dim=-1))
         out = (weights @ v).mean(dim=2)                                    # (H, B, n, dh)
         return out.permute(1, 2, 0, 3).reshape(batch, n, self.width)
+
+
+def disentangled_attention(num_streams: int, cfg: ModelConfig, terms: AttentionTerms | None = None,
+                           ) -> DisentangledAttention:
+    """The attention of ``cfg`` (widths, k, bias and scale readings); ``terms`` overrides cfg.terms."""
+    return DisentangledAttention(num_streams, cfg.width, cfg.heads, cfg.max_relative_distance, terms or cfg.terms,
+                                 cfg.dropout, bias=cfg.attention_bias, scale_dim=cfg.attention_scale)
+
+
+def attention_block(num_streams: int, cfg: ModelConfig, terms: AttentionTerms | None = None) -> nn.Module:
+    """(T, B, n, d) -> (B, n, d) as ``cfg.layer`` reads the paper's "one hidden layer":
+    the full :class:`DisentangledAttentionLayer` (``residual_ffn``) or the attention output
+    H alone (``bare``)."""
+    if cfg.layer == "bare":
+        return disentangled_attention(num_streams, cfg, terms)
+    return DisentangledAttentionLayer(num_streams, cfg, terms)
 
 
 class DisentangledAttentionLayer(nn.Module):
@@ -143,10 +168,7 @@ class DisentangledAttentionLayer(nn.Module):
 
     def __init__(self, num_streams: int, cfg: ModelConfig, terms: AttentionTerms | None = None) -> None:
         super().__init__()
-        self.attention = DisentangledAttention(
-            num_streams, cfg.width, cfg.heads, cfg.max_relative_distance,
-            terms or cfg.terms, cfg.dropout,
-        )
+        self.attention = disentangled_attention(num_streams, cfg, terms)
         self.out_proj = nn.Linear(cfg.width, cfg.width)
         self.norm1 = nn.LayerNorm(cfg.width)
         self.ffn = nn.Sequential(

@@ -2,6 +2,9 @@
 
 The teacher is a detector over several backbones, the student over one; both are built
 from a :class:`ModelConfig` and the input dimension of each backbone read from the features.
+With ``projection: none`` (Sultani's detector, the Table 4 baseline) there is neither
+projection nor temporal network: the backbones' features, concatenated, go straight into
+the head.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from ..config import ModelConfig
 from .dropout import Dropout
 from .temporal import build_temporal
 
+HEAD_LAYOUTS = ("relu", "sultani")  # model.head
+
 
 def projection_mlp(in_dim: int, width: int) -> nn.Sequential:
     """d_t -> width -> width, ReLU after the first layer (paper Sec. 4.2)."""
@@ -22,13 +27,20 @@ def projection_mlp(in_dim: int, width: int) -> nn.Sequential:
 
 
 class ScoringHead(nn.Module):
-    """(B, n, d) -> (B, n) anomaly scores in [0, 1]: d -> 512 -> 32 -> 1 with a sigmoid."""
+    """(B, n, d) -> (B, n) anomaly scores in [0, 1]: d -> 512 -> 32 -> 1 with a sigmoid.
 
-    def __init__(self, width: int, dropout: float) -> None:
+    ``layout``: ``relu`` puts a ReLU after both hidden layers; ``sultani`` after the first
+    only, as Sultani et al.'s paper and code do (their 32-unit layer is linear).
+    """
+
+    def __init__(self, width: int, dropout: float, layout: str = "relu") -> None:
         super().__init__()
+        if layout not in HEAD_LAYOUTS:
+            raise ValueError(f"head layout must be one of {HEAD_LAYOUTS}, got {layout!r}")
+        second = [nn.ReLU()] if layout == "relu" else []
         self.net = nn.Sequential(
             nn.Linear(width, 512), nn.ReLU(), Dropout(dropout),
-            nn.Linear(512, 32), nn.ReLU(), Dropout(dropout),
+            nn.Linear(512, 32), *second, Dropout(dropout),
             nn.Linear(32, 1),
         )
 
@@ -55,18 +67,29 @@ class AnomalyDetector(nn.Module):
         if not input_dims:
             raise ValueError("a detector needs at least one backbone")
         self.input_dims = dict(input_dims)
-        self.projections = nn.ModuleDict({name: projection_mlp(dim, cfg.width) for name, dim in input_dims.items()})
-        self.temporal = build_temporal(cfg.temporal, len(input_dims), cfg)
-        self.head = ScoringHead(cfg.width, cfg.head_dropout)
+        self.raw_inputs = cfg.projection == "none"
+        if self.raw_inputs:  # the config allows it with temporal: none only
+            self.projections, self.temporal = nn.ModuleDict(), nn.Identity()
+            head_width = sum(self.input_dims.values())
+        else:
+            self.projections = nn.ModuleDict({name: projection_mlp(dim, cfg.width)
+                                              for name, dim in input_dims.items()})
+            self.temporal = build_temporal(cfg.temporal, len(input_dims), cfg)
+            head_width = cfg.width
+        self.hidden_width = head_width  # d of ``DetectorOutput.hidden``
+        self.head = ScoringHead(head_width, cfg.head_dropout, cfg.head)
 
     @property
     def backbones(self) -> list[str]:
         return list(self.input_dims)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> DetectorOutput:
-        """inputs[backbone]: (B, n, d_t) -> scores (B, n) and hidden (B, n, d)."""
-        streams = torch.stack([self.projections[name](inputs[name]) for name in self.input_dims])
-        hidden = self.temporal(streams)
+        """inputs[backbone]: (B, n, d_t) -> scores (B, n) and hidden (B, n, d); d = sum_t d_t
+        for raw inputs (projection: none)."""
+        if self.raw_inputs:
+            hidden = torch.cat([inputs[name] for name in self.input_dims], dim=-1)
+        else:
+            hidden = self.temporal(torch.stack([self.projections[name](inputs[name]) for name in self.input_dims]))
         return DetectorOutput(scores=self.head(hidden), hidden=hidden)
 
     def parameter_groups(self, lr_temporal: float, lr_other: float) -> list[dict]:

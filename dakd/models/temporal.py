@@ -15,7 +15,7 @@ from torch import nn
 
 from ..config import AttentionTerms, ModelConfig
 from ..registry import Registry
-from .attention import DisentangledAttentionLayer
+from .attention import attention_block
 from .dropout import Dropout
 from .mtn import MultiScaleTemporalNetwork
 
@@ -110,7 +110,7 @@ def _none(cfg: ModelConfig) -> nn.Module:
 def _disentangled(cfg: ModelConfig) -> nn.Module:
     """Plain DeBERTa-style disentangled attention on the fused stream (no cross term)."""
     terms = AttentionTerms(**{**vars(cfg.terms), "cross_c2c": False})
-    return SingleStream(DisentangledAttentionLayer(1, cfg, terms))
+    return SingleStream(attention_block(1, cfg, terms))
 
 
 @register_sequence_network("mha")
@@ -143,7 +143,7 @@ def _mtn(cfg: ModelConfig) -> nn.Module:
     return MultiScaleTemporalNetwork(cfg.width)
 
 
-TEMPORAL_NETWORKS.register("tam")(DisentangledAttentionLayer)
+TEMPORAL_NETWORKS.register("tam")(attention_block)
 
 
 def build_temporal(name: str, num_streams: int, cfg: ModelConfig) -> nn.Module:

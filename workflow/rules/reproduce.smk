@@ -4,12 +4,14 @@
 #   results/{dataset}/runs/t<digest>/teacher.pt                      (+ teacher_auc.json)
 #   results/{dataset}/runs/t<digest>/p<digest>/pseudo_labels.parquet
 #   results/{dataset}/runs/t<digest>/p<digest>/s<digest>/student.pt   (+ student_auc.json)
+#   .../<model>_auc.e<digest>.json: the same checkpoint evaluated with a row's own evaluate.* settings
 # Targets: results/{dataset}/tables/<study>.md (.csv, _runs.csv, .png), figure5.md, all.md.
 
 import functools
 import shlex
 
-from dakd.reproduce import RUN_DIR_PATTERN, plan_dataset, stage_jobs, as_overrides
+from dakd.reproduce import (EVALUATION_PATTERN, RUN_DIR_PATTERN, as_overrides, evaluation_jobs, plan_dataset,
+                            stage_jobs)
 
 
 @functools.cache
@@ -23,13 +25,26 @@ def planned_jobs(dataset):
     return stage_jobs([run for runs in plan.runs.values() for run in runs])
 
 
-def run_overrides(dataset, run_dir):
-    """The --set options of a planned run directory, shell-quoted."""
-    jobs = planned_jobs(dataset)
-    if run_dir not in jobs:
-        sys.exit(f"dakd: results/{dataset}/runs/{run_dir} is not a run of any study in {CONFIG_FILE} "
+def set_options(dataset, path, planned, what):
+    """The --set options (shell-quoted) of ``path`` under results/<dataset>/runs, from ``planned``."""
+    if path not in planned:
+        sys.exit(f"dakd: results/{dataset}/runs/{path} is not {what} of any study in {CONFIG_FILE} "
                  "(the config changed since it was planned?)")
-    return " ".join(f"--set {shlex.quote(item)}" for item in as_overrides(jobs[run_dir][1]))
+    return " ".join(f"--set {shlex.quote(item)}" for item in as_overrides(planned[path]))
+
+
+def run_overrides(dataset, run_dir):
+    return set_options(dataset, run_dir, {d: changes for d, (_, changes) in planned_jobs(dataset).items()}, "a run")
+
+
+@functools.cache
+def planned_evaluations(dataset):
+    plan = study_plan(dataset)
+    return evaluation_jobs([run for runs in plan.runs.values() for run in runs])
+
+
+def result_overrides(dataset, result):
+    return set_options(dataset, result, planned_evaluations(dataset), "a result")
 
 
 def study_results(wildcards):
@@ -137,15 +152,17 @@ rule study_evaluate:
         model="results/{dataset}/runs/{run}/{model}.pt",
         annotations="results/{dataset}/annotations.parquet",
     output:
-        "results/{dataset}/runs/{run}/{model}_auc.json",
+        "results/{dataset}/runs/{run}/{model}_auc{evaluation}.json",
     log:
-        "results/{dataset}/runs/{run}/evaluate_{model}.log",
+        "results/{dataset}/runs/{run}/evaluate_{model}{evaluation}.log",
     benchmark:
-        "results/{dataset}/runs/{run}/evaluate_{model}.tsv"
+        "results/{dataset}/runs/{run}/evaluate_{model}{evaluation}.tsv"
     wildcard_constraints:
         run=RUN_DIR_PATTERN,
+        # empty for the dataset's own evaluation settings; .e<digest> for a row that changes them
+        evaluation=rf"(\.{EVALUATION_PATTERN})?",
     params:
-        sets=lambda wc: run_overrides(wc.dataset, wc.run),
+        sets=lambda wc: result_overrides(wc.dataset, f"{wc.run}/{wc.model}_auc{wc.evaluation}.json"),
     threads: 2
     resources:
         mem_mb=8000,

@@ -1,0 +1,43 @@
+"""Anomalous intervals: frames whose score reaches a threshold, merged across short gaps,
+with intervals shorter than a minimum duration dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def alert_intervals(frame_scores: np.ndarray, fps: float, threshold: float, min_gap_s: float = 0.0,
+                    min_duration_s: float = 0.0) -> list[dict[str, Any]]:
+    """Intervals of frames with ``score >= threshold``.
+
+    Runs separated by fewer than ``min_gap_s`` seconds of lower scores are merged; merged
+    intervals shorter than ``min_duration_s`` are dropped.
+
+    Args:
+        frame_scores: (F,) score of every frame.
+        fps: frames per second (turns frames into seconds).
+    Returns:
+        One dict per interval: ``start_frame`` (first frame), ``end_frame`` (one past the
+        last), ``start_s``, ``end_s``, ``duration_s``, ``peak`` and ``mean`` score over its
+        frames (the merged gaps included).
+    """
+    scores = np.asarray(frame_scores, dtype=np.float32)
+    above = np.concatenate([[False], scores >= np.float32(threshold), [False]])
+    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
+    runs = [[int(s), int(e)] for s, e in zip(edges[::2], edges[1::2])]
+    merged: list[list[int]] = []
+    for start, end in runs:
+        if merged and (start - merged[-1][1]) / fps < min_gap_s:
+            merged[-1][1] = end
+        else:
+            merged.append([start, end])
+    out = []
+    for start, end in merged:
+        if (end - start) / fps < min_duration_s:
+            continue
+        window = scores[start:end].astype(np.float64)
+        out.append({"start_frame": start, "end_frame": end, "start_s": start / fps, "end_s": end / fps,
+                    "duration_s": (end - start) / fps, "peak": float(window.max()), "mean": float(window.mean())})
+    return out
