@@ -84,8 +84,9 @@ def score(model: str, videos: list[str], out: Path, device: torch.device, **opti
     return result
 
 
-def frame_auc(result: dict, annotations: str) -> float:
-    """Frame AUC over all scored videos concatenated, each snippet score repeated over its frames."""
+def frame_auc(result: dict, annotations: str) -> float | None:
+    """Frame AUC over all scored videos concatenated, each snippet score repeated over its
+    frames; None when the frames hold one class only."""
     from sklearn.metrics import roc_auc_score
 
     table = read_annotation_table(annotations)
@@ -95,7 +96,10 @@ def frame_auc(result: dict, annotations: str) -> float:
         index = np.minimum(np.arange(frames) // stride, len(snippet_scores) - 1)
         scores.append(np.asarray(snippet_scores)[index])
         labels.append(frame_labels(table.get(name, ([], None))[0], frames))
-    return float(roc_auc_score(np.concatenate(labels), np.concatenate(scores)))
+    labels = np.concatenate(labels)
+    if labels.min() == labels.max():  # one class only: no AUC (JSON has no NaN)
+        return None
+    return float(roc_auc_score(labels, np.concatenate(scores)))
 
 
 def run_demo(args: argparse.Namespace, device: torch.device, work: Path) -> dict:
