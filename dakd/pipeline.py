@@ -25,7 +25,7 @@ from .models import AnomalyDetector
 from .operating_points import behaviour_on, model_points, operating_points
 from .provenance import provenance
 from .pseudo_labels import read_pseudo_labels, refine, write_pseudo_labels
-from .scoring.extraction import extraction_record
+from .scoring.record import extraction_record
 from .training import DistillTargets, Validator, predict_bags, resolve_device, train_student, train_teacher
 
 PathLike = str | os.PathLike

@@ -1,7 +1,7 @@
 """Rebuilding, for a trained model, exactly the extraction that made its training features.
 
 A checkpoint records the extraction of the shards it was trained on (``extraction``,
-made by :func:`extraction_record` at training time: the stage that wrote them, the extract
+made by :func:`dakd.scoring.record.extraction_record` at training time: the stage that wrote them, the extract
 config, the seed of random weights and every backbone's
 :class:`~dakd.features.BackboneInfo`). Scoring builds the backbones the model
 needs from a requested extract config (the recorded one unless the user gives a config)
@@ -14,10 +14,7 @@ nothing.
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,7 +24,6 @@ from ..checkpoints import CheckpointError, plain
 from ..config import ConfigError, ExtractConfig, section_from_dict
 from ..errors import DakdError
 from ..extract import Precision, build_backbones
-from ..features import read_metadata
 
 # Decoding settings that change the features (the rest only change speed).
 DECODE_KEYS = ("snippet_len", "snippet_stride", "decode_short_side")
@@ -55,32 +51,6 @@ class Extraction:
         return {"extract": plain(dataclasses.asdict(self.cfg)), "seed": self.seed,
                 "backbones": {name: {"weights": b.weights_source, "dim": b.dim, **b.describe(),
                                      **self.precision.record(name)} for name, b in self.backbones.items()}}
-
-
-def extraction_record(shards: Sequence[Path], backbones: Sequence[str]) -> dict[str, Any]:
-    """How the features of ``backbones`` in the shards were made, from the first shard's
-    metadata: the stage that wrote them (``extract``, ``import-features``, ...), its config
-    (the extract config for ``extract``), the seed of random weights and each backbone's
-    :class:`~dakd.features.BackboneInfo`. ``dakd score`` rebuilds the extractors from it."""
-    infos, prov = read_metadata(shards[0])
-    stage = prov.get("stage")
-    backbone_infos = {b: dataclasses.asdict(infos[b]) for b in backbones if b in infos}
-    return {"stage": stage, "shard": str(shards[0]), "config": prov.get("config") if stage == "extract" else None,
-            "seed": random_weights_seed(backbone_infos), "code_version": prov.get("code_version"),
-            "backbones": backbone_infos}
-
-
-RANDOM_WEIGHTS = re.compile(r"random \(seed (\d+); not a pretrained model\)")
-
-
-def random_weights_seed(infos: dict[str, dict[str, Any]]) -> int:
-    """The seed random backbone weights were drawn from, as ``dakd.extract.build_backbones``
-    stamps it into their weights source; 0 when no backbone is random (the seed is then unused)."""
-    for info in infos.values():
-        found = RANDOM_WEIGHTS.fullmatch(str(info.get("weights")))
-        if found:
-            return int(found.group(1))
-    return 0
 
 
 def recorded_extraction(payload: dict[str, Any], where: str) -> dict[str, Any]:
