@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from .errors import DakdError
-from .io import write_json
 
 VERSION = 1
 FPR_TARGETS = (0.01, 0.05)
@@ -191,10 +190,6 @@ def sidecar_path(checkpoint: str | os.PathLike) -> Path:
     """``operating_points.json`` beside a checkpoint, named after it: ``student.operating_points.json``."""
     checkpoint = Path(checkpoint)
     return checkpoint.with_name(f"{checkpoint.stem}.{FILE_NAME}")
-
-
-def write_points(path: str | os.PathLike, points: dict[str, Any]) -> None:
-    write_json(path, points)
 
 
 def read_points(path: str | os.PathLike) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..annotations import mask_intervals
+
 
 def alert_intervals(frame_scores: np.ndarray, fps: float, threshold: float, min_gap_s: float = 0.0,
                     min_duration_s: float = 0.0) -> list[dict[str, Any]]:
@@ -24,11 +26,8 @@ def alert_intervals(frame_scores: np.ndarray, fps: float, threshold: float, min_
         frames (the merged gaps included).
     """
     scores = np.asarray(frame_scores, dtype=np.float32)
-    above = np.concatenate([[False], scores >= np.float32(threshold), [False]])
-    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
-    runs = [[int(s), int(e)] for s, e in zip(edges[::2], edges[1::2])]
     merged: list[list[int]] = []
-    for start, end in runs:
+    for start, end in mask_intervals(scores >= np.float32(threshold)):
         if merged and (start - merged[-1][1]) / fps < min_gap_s:
             merged[-1][1] = end
         else:
