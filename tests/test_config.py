@@ -681,3 +681,17 @@ def test_the_config_module_stays_light():
             "print(sorted(m for m in ('torch', 'numpy', 'dakd.datasets') if m in sys.modules))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert run.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("threshold", ["fpr:2", "fpr:0", "fpr:x", "abc", "nan", "inf", "f2"])
+def test_a_score_threshold_is_a_number_f1_or_a_false_alarm_rate(threshold):
+    assert set_error(f"score.threshold={threshold}") == (
+        f"--set score.threshold={threshold}: score.threshold must be null, a number, f1 or fpr:<rate> with a rate "
+        f"in (0, 1), got '{threshold}'")
+    assert load_config(None, ["score.threshold=fpr:0.01"]).score.threshold == "fpr:0.01"
+
+
+def test_score_model_and_window_are_checked():
+    assert set_error("score.model=both") == (
+        "--set score.model=both: score.model must be one of student, teacher, got 'both'")
+    assert set_error("score.window=0") == "--set score.window=0: score.window must be an integer >= 1, got 0"
