@@ -46,6 +46,8 @@ BackboneArch = Literal["inception_i3d", "i3d_r50", "s3d", "open_clip"]
 TrainPrecision = Literal["fp32", "bf16"]
 ExtractPrecision = Literal["auto", "fp32", "bf16"]
 Crops = Literal["center", "five", "ten"]
+Decoder = Literal["decord", "pyav", "torchcodec"]
+FrameSampling = Literal["all", "middle", "first"]  # or a whole number k of frames (BackboneConfig)
 EvaluateUnit = Literal["snippet", "segment"]
 EvaluateMetric = Literal["auc", "ap"]
 AnchorSource = Literal["teacher_scores", "pseudo_labels"]
@@ -65,6 +67,7 @@ FeatureLayout = Literal["auto", "rtfm", "per_crop", "center"]
 FeatureCrops = Literal["listed", "all"]  # the crop files a list names, or every crop file on disk
 
 CROPS_PER_MODE = {"center": 1, "five": 5, "ten": 10}
+IMAGE_BACKBONES = ("open_clip",)  # backbones that embed single frames (frames_per_snippet applies)
 DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 # Top-level keys of config.yaml that belong to the workflow, not to a stage's DakdConfig.
 WORKFLOW_KEYS = ("datasets", "reproduce")
@@ -317,6 +320,18 @@ class EvaluateConfig:
     metric: EvaluateMetric = "auc"
 
 
+def _frames_per_snippet(value: Any) -> Any:
+    """``all``, ``middle``, ``first`` or a whole number >= 1 of evenly spaced frames (its digits allowed)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    text = value.strip() if isinstance(value, str) else None
+    if text in FrameSampling.__args__:
+        return text
+    if text is not None and text.isascii() and text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise _Bad(f"must be 'all', 'middle', 'first' or a number of frames >= 1, got {_show(value)}")
+
+
 @config_dataclass
 class BackboneConfig:
     """One feature extractor.
@@ -325,6 +340,12 @@ class BackboneConfig:
     in the shard metadata) or the path of a local checkpoint. ``model`` and
     ``pretrained_tag`` name an open_clip model and its weights. ``size`` shrinks the input
     of randomly initialised models for tests and is refused with real weights.
+
+    ``frames_per_snippet`` (image backbones, ``open_clip``): which frames of a snippet are
+    embedded before their embeddings are averaged: ``all``, the ``middle`` frame (index
+    T // 2), the ``first``, or k evenly spaced frames (the middle frame of each of k equal
+    parts of the snippet; k = 1 is ``middle``, k = T is ``all``). Video backbones see the
+    whole snippet and accept only ``all``.
     """
 
     arch: BackboneArch = "s3d"
@@ -332,6 +353,16 @@ class BackboneConfig:
     model: str = ""
     pretrained_tag: str = ""
     size: Int | None = Field(default=None, ge=16)
+    frames_per_snippet: Annotated[str | int, BeforeValidator(_frames_per_snippet)] = "all"
+
+    @field_validator("frames_per_snippet")
+    @classmethod
+    def _image_backbones_only(cls, frames: str | int, info: ValidationInfo) -> str | int:
+        arch = info.data.get("arch")
+        if frames != "all" and arch is not None and arch not in IMAGE_BACKBONES:
+            raise _Bad(f"applies to image backbones ({', '.join(IMAGE_BACKBONES)}) only; a {arch} sees the "
+                       f"whole snippet, so it must be 'all', got {_show(frames)}")
+        return frames
 
 
 def _default_backbones() -> dict[str, BackboneConfig]:
@@ -357,6 +388,17 @@ class ExtractConfig:
     videos_per_worker: Int = Field(default=16, ge=1)
     shard_size: Int = Field(default=32, ge=1)
     precision: ExtractPrecision = "auto"
+    # decord (default), pyav or torchcodec: the same frames from each (dakd.video.readers)
+    decoder: Decoder = "decord"
+
+    @field_validator("snippet_len")
+    @classmethod
+    def _sampled_frames_fit_the_snippet(cls, length: int, info: ValidationInfo) -> int:
+        for name, backbone in (info.data.get("backbones") or {}).items():
+            k = backbone.frames_per_snippet
+            if isinstance(k, int) and k > length:
+                raise _Bad(f"must be at least backbone {name}'s frames_per_snippet ({k}), got {length}")
+        return length
 
 
 @config_dataclass

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .backbones import Backbone, build_backbone, make_crops, num_crops
+from .backbones import Backbone, build_backbone, num_crops
 from .config import ExtractConfig
 from .errors import DakdError
 from .features import BackboneInfo, VideoFeatures, VideoMeta, read_metadata, write_shard
@@ -142,9 +142,13 @@ def shard_tasks(tasks: Sequence[VideoTask], shard_size: int) -> list[list[VideoT
     return [list(tasks[i : i + shard_size]) for i in range(0, len(tasks), shard_size)]
 
 
+# Settings that change speed, not features (every decoder yields the same frames).
+SPEED_ONLY = ("num_workers", "videos_per_worker", "shard_size", "decoder")
+
+
 def extraction_fingerprint(cfg: ExtractConfig, backbones: dict[str, Backbone]) -> str:
     """What must match for an existing shard to be reused: decoding settings and backbones."""
-    settings = {k: v for k, v in asdict(cfg).items() if k not in ("num_workers", "videos_per_worker", "shard_size")}
+    settings = {k: v for k, v in asdict(cfg).items() if k not in SPEED_ONLY}
     described = {name: {"weights": b.weights_source, **b.describe()} for name, b in backbones.items()}
     return config_digest({"extract": settings, "backbones": described})
 
@@ -410,12 +414,12 @@ class Precision:
 @torch.inference_mode()
 def embed_snippets(frames: torch.Tensor, backbones: dict[str, Backbone], crops: str, device: torch.device,
                    precision: Precision | None = None) -> dict[str, np.ndarray]:
-    """uint8 snippets (b, T, H, W, 3) -> backbone -> float32 (b, crops, dim)."""
+    """uint8 snippets (b, T, H, W, 3) -> every backbone (on the frames it reads) -> float32 (b, crops, dim)."""
     precision = precision or Precision("fp32", device)
     frames = frames.to(device, non_blocking=True)
     out = {}
     for name, backbone in backbones.items():
-        clips = make_crops(frames, backbone.preprocessing, crops).flatten(0, 1)   # (b*K, T, 3, c, c)
+        clips = backbone.clips(frames, crops).flatten(0, 1)   # (b*K, t, 3, c, c)
         low = precision.choose(name, backbone, clips) == "bf16"
         with torch.autocast(device.type, dtype=torch.bfloat16) if low else nullcontext():
             feats = backbone(clips)

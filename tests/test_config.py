@@ -282,6 +282,7 @@ CHOICES = [
     ("evaluate.metric", "roc", "auc, ap"),
     ("student.distill.anchors", "scores", "teacher_scores, pseudo_labels"),
     ("extract.crops", "two", "center, five, ten"),
+    ("extract.decoder", "ffms2", "decord, pyav, torchcodec"),
     ("teacher.model.temporal", "transformer", "tam, disentangled, mha, lstm, gru, rnn, cnn1d, mtn, none"),
     ("student.model.temporal", "TAM", "tam, disentangled, mha, lstm, gru, rnn, cnn1d, mtn, none"),
     ("extract.backbones.clip.arch", "c3d", "inception_i3d, i3d_r50, s3d, open_clip"),
@@ -629,6 +630,9 @@ def test_the_schema_lists_the_same_choices():
         (stage["optim"]["properties"]["precision"], config_module.TrainPrecision),
         (props["extract"]["properties"]["precision"], config_module.ExtractPrecision),
         (props["extract"]["properties"]["crops"], config_module.Crops),
+        (props["extract"]["properties"]["decoder"], config_module.Decoder),
+        (props["extract"]["properties"]["backbones"]["additionalProperties"]["properties"]["frames_per_snippet"]
+         ["anyOf"][0], config_module.FrameSampling),
         (props["evaluate"]["properties"]["unit"], config_module.EvaluateUnit),
         (props["evaluate"]["properties"]["metric"], config_module.EvaluateMetric),
         (stage["distill"]["properties"]["anchors"], config_module.AnchorSource),
@@ -670,6 +674,39 @@ def test_the_schema_accepts_and_rejects_what_the_config_does():
     for split, ok in (("val", True), ("test", False), ("train", False), ("../x", False), (None, True)):
         data = config_module.set_dotted(shipped(), {"validation.split": split})
         assert (not list(validator.iter_errors(data))) == ok, split
+
+
+@pytest.mark.parametrize(("value", "expected"), [("all", "all"), ("middle", "middle"), ("first", "first"),
+                                               ("1", 1), ("4", 4), ("16", 16)])
+def test_clip_frames_per_snippet(value, expected):
+    cfg = load_config(REPO / "config.yaml", [f"extract.backbones.clip.frames_per_snippet={value}"])
+    assert cfg.extract.backbones["clip"].frames_per_snippet == expected
+    assert cfg.extract.backbones["clip"].arch == "open_clip"
+
+
+@pytest.mark.parametrize(("override", "problem"), [
+    ("extract.backbones.clip.frames_per_snippet=0",
+     "extract.backbones.clip.frames_per_snippet must be 'all', 'middle', 'first' or a number of frames >= 1, got 0"),
+    ("extract.backbones.clip.frames_per_snippet=mid",
+     "extract.backbones.clip.frames_per_snippet must be 'all', 'middle', 'first' or a number of frames >= 1, "
+     "got 'mid'"),
+    ("extract.backbones.clip.frames_per_snippet=17",
+     "extract.snippet_len must be at least backbone clip's frames_per_snippet (17), got 16"),
+    ("extract.backbones.s3d.frames_per_snippet=middle",
+     "extract.backbones.s3d.frames_per_snippet: applies to image backbones (open_clip) only; a s3d sees the whole "
+     "snippet, so it must be 'all', got 'middle'"),
+])
+def test_bad_frames_per_snippet_is_a_config_error(override, problem):
+    assert error_of(load_config, REPO / "config.yaml", [override]) == f"--set {override}: {problem}"
+
+
+def test_the_schema_takes_the_frame_samplings_the_config_takes():
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    for value, ok in (("all", True), ("middle", True), (4, True), ("4", True), (0, False), ("mid", False)):
+        data = config_module.set_dotted(shipped(), {"extract.backbones.clip.frames_per_snippet": value})
+        assert (not list(validator.iter_errors(data))) == ok, value
 
 
 def test_the_config_module_stays_light():

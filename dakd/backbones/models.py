@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -90,7 +92,7 @@ class S3D(Backbone):
 
 
 class OpenCLIP(Backbone):
-    """open_clip image encoder applied to every frame, averaged over the snippet."""
+    """open_clip image encoder applied to the snippet's frames (``frames_per_snippet``), averaged."""
 
     def __init__(self, cfg: BackboneConfig) -> None:
         super().__init__()
@@ -117,8 +119,13 @@ class OpenCLIP(Backbone):
                                "checkpoint": cfg.weights, "random": "random"}[kind]
         size = pre["size"][0] if isinstance(pre["size"], (tuple, list)) else pre["size"]
         self.preprocessing = Preprocessing(size, size, tuple(pre["mean"]), tuple(pre["std"]), pre["interpolation"])
+        self.frames_per_snippet = cfg.frames_per_snippet
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "frames_per_snippet": self.frames_per_snippet}
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        """(M, t, 3, h, w) -> (M, dim): the mean embedding of the t frames given (the sampled ones)."""
         m, t = clips.shape[:2]
         return self.visual(clips.flatten(0, 1)).view(m, t, -1).mean(dim=1)
 

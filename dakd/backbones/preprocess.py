@@ -36,6 +36,25 @@ class Preprocessing:
         return asdict(self)
 
 
+def sampled_frames(sampling: str | int, length: int) -> list[int] | None:
+    """Indices of the frames of a ``length``-frame snippet an image backbone embeds; None for all.
+
+    ``first`` is frame 0; ``middle`` is frame ``length // 2`` (the frame at the snippet's
+    centre time); an integer k takes the middle frame of each of k equal parts,
+    ``floor((2i + 1) * length / (2k))`` for i < k, so k = 1 is ``middle`` and k = length is
+    every frame.
+    """
+    if sampling == "all":
+        return None
+    if sampling == "first":
+        return [0]
+    if sampling == "middle":
+        return [length // 2]
+    if isinstance(sampling, int) and 1 <= sampling <= length:
+        return [(2 * i + 1) * length // (2 * sampling) for i in range(sampling)]
+    raise ValueError(f"frames_per_snippet {sampling!r} does not fit a snippet of {length} frames")
+
+
 def num_crops(mode: str) -> int:
     if mode not in CROP_MODES:
         raise ValueError(f"unknown crop mode {mode!r}; choose from {sorted(CROP_MODES)}")

@@ -12,7 +12,7 @@ from torch import nn
 from ..config import BackboneConfig
 from ..errors import DakdError
 from ..registry import Registry
-from .preprocess import Preprocessing
+from .preprocess import Preprocessing, make_crops, sampled_frames
 
 
 class BackboneError(DakdError):
@@ -28,10 +28,23 @@ class Backbone(nn.Module):
     dim: int
     preprocessing: Preprocessing
     weights_source: str
+    # Image backbones embed these frames of each snippet (BackboneConfig.frames_per_snippet).
+    frames_per_snippet: str | int = "all"
 
     def describe(self) -> dict[str, Any]:
         """What goes into the shard metadata's ``preprocessing`` record."""
         return {"arch": type(self).__name__, **self.preprocessing.record()}
+
+    def frame_indices(self, length: int) -> list[int] | None:
+        """The frames of a ``length``-frame snippet this backbone reads; None for all of them."""
+        return sampled_frames(self.frames_per_snippet, length)
+
+    def clips(self, frames: torch.Tensor, crops: str) -> torch.Tensor:
+        """uint8 snippets (N, T, H, W, 3) -> this backbone's normalised input (N, K, t, 3, c, c):
+        the t frames it reads (:meth:`frame_indices`, before any resize, so fewer frames cost
+        less), K crops of c x c."""
+        indices = self.frame_indices(frames.shape[1])
+        return make_crops(frames if indices is None else frames[:, indices], self.preprocessing, crops)
 
 
 Builder = Callable[[BackboneConfig], Backbone]

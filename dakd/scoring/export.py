@@ -21,7 +21,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..backbones import make_crops
 from ..checkpoints import CheckpointError
 from ..errors import DakdError
 from ..io import atomic_path
@@ -66,8 +65,7 @@ def example_clips(scorer: Scorer, snippets: int = EXAMPLE_SNIPPETS) -> tuple[tor
     generator = torch.Generator().manual_seed(0)
     frames = torch.randint(0, 256, (snippets, cfg.snippet_len, side, side * 4 // 3, 3), dtype=torch.uint8,
                            generator=generator)
-    return tuple(make_crops(frames, scorer.extraction.backbones[name].preprocessing, cfg.crops)
-                 for name in scorer.model.backbones)
+    return tuple(scorer.extraction.backbones[name].clips(frames, cfg.crops) for name in scorer.model.backbones)
 
 
 def export_metadata(scorer: Scorer, fmt: str) -> dict[str, Any]:
@@ -78,7 +76,8 @@ def export_metadata(scorer: Scorer, fmt: str) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "format": fmt,
         "inputs": [f"clips_{name}" for name in scorer.model.backbones],
-        "input_shape": "(S, K, T, 3, c, c) float32: S snippets, K crops, T frames, c the backbone's crop size",
+        "input_shape": "(S, K, t, 3, c, c) float32: S snippets, K crops, t frames (the snippet's frames the "
+                       "backbone reads: frame_indices below), c the backbone's crop size",
         "output": {"name": "scores", "shape": "(S,)", "range": [0.0, 1.0],
                    "meaning": "anomaly score of each snippet; a frame takes its snippet's score"},
         "decode": {"frames": "RGB uint8, upright", "short_side": cfg.decode_short_side,
@@ -86,6 +85,7 @@ def export_metadata(scorer: Scorer, fmt: str) -> dict[str, Any]:
                    "snippet_stride": cfg.snippet_stride,
                    "last_snippet": "repeats the video's final frame to fill snippet_len"},
         "preprocessing": {name: {"crops": cfg.crops, **scorer.extraction.backbones[name].preprocessing.record(),
+                                 "frame_indices": scorer.extraction.backbones[name].frame_indices(cfg.snippet_len),
                                  "steps": "resize (antialiased) so the shorter side is resize (or to (h, w)), "
                                           "crops of crop x crop (torchvision center/five/ten_crop order), then "
                                           "x/255 normalised by mean and std (value_range unit) or "
