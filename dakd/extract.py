@@ -40,6 +40,7 @@ from .features.store import FeatureStoreError
 from .ids import BASE_SPLITS, check_split, check_video_id
 from .io import write_json
 from .provenance import config_digest, provenance
+from .video import FRAMES
 
 MANIFEST_COLUMNS = ("video_id", "path", "split", "label", "class_name")
 
@@ -150,7 +151,7 @@ def extraction_fingerprint(cfg: ExtractConfig, backbones: dict[str, Backbone]) -
     """What must match for an existing shard to be reused: decoding settings and backbones."""
     settings = {k: v for k, v in asdict(cfg).items() if k not in SPEED_ONLY}
     described = {name: {"weights": b.weights_source, **b.describe()} for name, b in backbones.items()}
-    return config_digest({"extract": settings, "backbones": described})
+    return config_digest({"extract": settings, "frames": FRAMES, "backbones": described})
 
 
 # ---------------------------------------------------------------- decode workers
@@ -197,8 +198,10 @@ def _decode_worker(conn: Connection, cfg: dict[str, Any], parent: int) -> None:
     while (item := _next_task(conn, parent)) is not None:
         index, path = item
         conn.send(("take", index, None))
+        decoder = None
         try:
-            decoder = VideoDecoder(path, cfg["snippet_len"], cfg["snippet_stride"], cfg["decode_short_side"])
+            decoder = VideoDecoder(path, cfg["snippet_len"], cfg["snippet_stride"], cfg["decode_short_side"],
+                                   cfg["decoder"])
             plan = decoder.plan
             conn.send(("info", index, {
                 "num_frames": plan.num_frames, "fps": decoder.info.fps, "num_snippets": plan.num_snippets,
@@ -211,6 +214,9 @@ def _decode_worker(conn: Connection, cfg: dict[str, Any], parent: int) -> None:
         except Exception as exc:  # any failure belongs to this video only
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             conn.send(("error", index, message))
+        finally:
+            if decoder is not None:
+                decoder.close()
     conn.close()
 
 
@@ -265,7 +271,7 @@ class DecodePool:
 
     def _spawn(self) -> None:
         decode = {k: getattr(self.cfg, k) for k in ("snippet_len", "snippet_stride", "decode_short_side",
-                                                   "batch_snippets")}
+                                                   "batch_snippets", "decoder")}
         ours, theirs = self.ctx.Pipe()
         process = self.ctx.Process(target=_decode_worker, daemon=True, args=(theirs, decode, os.getpid()))
         process.start()
@@ -462,7 +468,7 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
         bar.close()
     infos = [BackboneInfo(name, b.dim, num_crops(cfg.crops), b.weights_source,
                           {**b.describe(), **precision.record(name)}) for name, b in backbones.items()]
-    prov = provenance("extract", asdict(cfg), fingerprint=extraction_fingerprint(cfg, backbones),
+    prov = provenance("extract", asdict(cfg), fingerprint=extraction_fingerprint(cfg, backbones), frames=FRAMES,
                       videos=[t.path for t in tasks])
     failed = [{"video_id": tasks[i].video_id, "path": tasks[i].path, "reason": failures[i]} for i in sorted(failures)]
     write_json(failure_manifest_path(out_path), failed)

@@ -168,7 +168,7 @@ def test_manifest_splits_come_from_the_caller(tmp_path):
 POOL_THEN_WAIT = """
 import sys, time, types
 from dakd.extract import DecodePool
-cfg = types.SimpleNamespace(num_workers=2, snippet_len=4, snippet_stride=4, decode_short_side=None,
+cfg = types.SimpleNamespace(num_workers=2, snippet_len=4, snippet_stride=4, decode_short_side=None, decoder="decord",
                             batch_snippets=1, videos_per_worker=4, video_timeout_s=600)
 pool = DecodePool([sys.argv[1]] * 4, cfg)
 pids = [w.process.pid for w in pool.workers]

@@ -208,6 +208,18 @@ def test_an_extraction_that_differs_from_the_models_stops_with_both_values(demo,
     assert not (tmp_path / "out").exists()
 
 
+def test_features_from_frames_made_another_way_stop_the_score(demo, tmp_path, capsys):
+    """A checkpoint from before the frame record (decode-time FFmpeg scaling) does not score silently."""
+    from dakd.video import FRAMES
+
+    model = _edited_checkpoint(demo, tmp_path, "old_frames.pt", lambda p: p["extraction"].pop("frames"))
+    assert dakd("score", "--model", model, demo.tests[0], "--out", tmp_path / "out") == 2
+    assert _one_error(capsys) == (
+        f"dakd score: error: {model}: the model's features were made from frames by 'decode-time FFmpeg bilinear "
+        f"scale (dakd before the frame record)', this dakd makes them by {FRAMES!r}; re-extract the features and "
+        "retrain")
+
+
 def test_the_models_own_config_passes_the_check(demo, tmp_path):
     assert dakd("score", "--model", demo.student, "--config", demo.config, demo.tests[0], "--out", tmp_path,
                 "--online") == 0

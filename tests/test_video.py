@@ -163,25 +163,26 @@ def test_rotation_convention_matches_a_clockwise_turn(tmp_path):
 @pytest.mark.parametrize("width, height, ccw", [(64, 48, 90), (48, 36, None), (72, 40, None)])
 def test_widths_decord_misshapes_decode(tmp_path, width, height, ccw):
     """decord 0.6 returns 48- or 72-pixel-wide frames with 4 'channels' and then fails as if
-    the file were truncated; a 64x48 phone video turned upright is 48 wide."""
+    the file were truncated (a 64x48 phone video turned upright is 48 wide): such videos are
+    read with PyAV, which gives the same frames as decord does for other widths."""
+    from dakd.video.readers import PyAVReader
+
     stored = gradient_frames(12, width, height)
     path = tmp_path / "narrow.mp4"
     write_frames(path, stored, rotation_ccw=ccw)
     shown = np.stack([np.rot90(f, k=(ccw or 0) // 90) for f in stored])
     decoder = VideoDecoder(path, length=8, short_side=None)
+    assert isinstance(decoder.reader, PyAVReader)
     frames = decoded_frames(decoder)
     assert frames.shape == shown.shape and decoder.info.num_frames == 12
-    assert np.abs(frames.astype(int) - shown).mean() < 1.5 and np.abs(frames.astype(int) - shown).max() <= 8
+    assert np.abs(frames.astype(int) - shown).max() <= 3
 
 
 def test_decord_width_check():
-    from dakd.video.decode import decode_width, decord_width_is_safe
+    from dakd.video.readers import decord_width_is_safe
 
     assert not any(decord_width_is_safe(w) for w in (16, 24, 32, 48, 72, 96, 144))  # 32, 96, 144: AVX-512
-    assert all(decord_width_is_safe(w) for w in (40, 53, 64, 128, 256, *range(192, 2000)))
-    for width in range(1, 192):
-        decoded, factor = decode_width(width)
-        assert decoded == width * factor and decord_width_is_safe(decoded)
+    assert all(decord_width_is_safe(w) for w in (40, 53, 64, 128, 256, 320, *range(192, 2000)))
 
 
 def write_audio(path, codec="aac", seconds=1, rate=16000):
@@ -212,11 +213,11 @@ def test_audio_only_file_is_a_clear_error(tmp_path, name):
 
 def test_audio_only_is_recognised_from_decord_too(tmp_path, monkeypatch):
     """Where PyAV cannot open a file, decord's 'cannot find video stream' check says the same."""
-    from dakd.video import decode
+    from dakd.video import readers
 
     path = tmp_path / "song.m4a"
     write_audio(path)
-    monkeypatch.setattr(decode, "_probe_container", lambda path: None)
+    monkeypatch.setattr(readers, "probe_container", lambda path: None)
     with pytest.raises(DecodeError) as info:
         probe_video(path)
     assert str(info.value) == f"{path}: no video stream (audio only?)"
@@ -224,11 +225,11 @@ def test_audio_only_is_recognised_from_decord_too(tmp_path, monkeypatch):
 
 def test_a_turn_decord_did_not_apply_is_an_error(tmp_path, monkeypatch):
     """Should decord ever leave a quarter-turned picture sideways, the video fails clearly."""
-    from dakd.video import decode
+    from dakd.video import readers
 
     path = tmp_path / "plain.mp4"
     write_video(path, 3, width=64, height=40)
-    monkeypatch.setattr(decode, "_probe_container", lambda path: (90, (64, 40)))
+    monkeypatch.setattr(readers, "probe_container", lambda path: (90, (64, 40)))
     with pytest.raises(DecodeError, match="plain.mp4: the 64x40 picture is shown turned 90 degrees but decord "
                                           "decodes it unturned"):
         probe_video(path)

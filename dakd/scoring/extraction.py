@@ -24,6 +24,7 @@ from ..checkpoints import CheckpointError, plain
 from ..config import ConfigError, ExtractConfig, section_from_dict
 from ..errors import DakdError
 from ..extract import Precision, build_backbones
+from ..video import FRAMES
 
 # Decoding settings that change the features (the rest only change speed).
 DECODE_KEYS = ("snippet_len", "snippet_stride", "decode_short_side")
@@ -85,7 +86,12 @@ def requested_config(record: dict[str, Any], backbones: list[str], requested: Ex
 
 
 def check_decode_settings(record: dict[str, Any], cfg: ExtractConfig, where: str) -> None:
-    """Snippet length, stride and decode size as recorded; crops too."""
+    """Frames made the same way (:data:`dakd.video.FRAMES`), snippet length, stride and decode
+    size as recorded; crops too."""
+    if record.get("frames") != FRAMES:
+        made = record.get("frames") or "decode-time FFmpeg bilinear scale (dakd before the frame record)"
+        raise ExtractionMismatch(f"{where}: the model's features were made from frames by {made!r}, this dakd "
+                                 f"makes them by {FRAMES!r}; re-extract the features and retrain")
     recorded = record["config"]
     for key in (*DECODE_KEYS, "crops"):
         if recorded.get(key) != getattr(cfg, key):

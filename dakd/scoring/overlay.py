@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ..io import atomic_path
-from ..video.decode import _clockwise_turn
-from .stream import ROTATIONS, StreamError
+from ..video.readers import clockwise_turn, upright
+from .stream import StreamError
 
 CURVE, THRESHOLD, SHADE, BANNER = (90, 190, 255), (255, 90, 90), (110, 25, 25), (200, 20, 20)
 
@@ -76,12 +76,11 @@ def write_overlay(video: str, out: str | Path, frame_scores: np.ndarray, fps: fl
         for interval in intervals or []:
             alert[interval["start_frame"]:interval["end_frame"]] = True
         with av.open(str(tmp), "w", format="mp4") as sink:
-            encoder, graph, strip, font = None, None, None, None
+            encoder, rotation, strip, font = None, None, None, None
             for index, frame in enumerate(source.decode(stream)):
-                if graph is None:
-                    graph = _upright(stream, frame)
-                graph.push(frame)
-                image = graph.pull().to_ndarray()
+                if rotation is None:  # the first frame's display matrix holds for the stream
+                    rotation = clockwise_turn(getattr(frame, "rotation", 0) or 0)
+                image = upright(frame.to_ndarray(format="rgb24"), rotation)
                 height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2  # yuv420p needs even sizes
                 image = np.ascontiguousarray(image[:height, :width])
                 if encoder is None:
@@ -98,22 +97,6 @@ def write_overlay(video: str, out: str | Path, frame_scores: np.ndarray, fps: fl
                 raise StreamError(f"{video}: no frame decodes for the overlay")
             for packet in encoder.encode():
                 sink.mux(packet)
-
-
-def _upright(stream, frame):
-    """A filter graph turning frames by their display rotation and converting them to RGB."""
-    import av
-
-    graph = av.filter.Graph()
-    chain = [graph.add_buffer(template=stream)]
-    for spec in ROTATIONS.get(_clockwise_turn(getattr(frame, "rotation", 0) or 0), []):
-        name, _, args = spec.partition("=")
-        chain.append(graph.add(name, args or None))
-    chain += [graph.add("format", "rgb24"), graph.add("buffersink")]
-    for a, b in zip(chain, chain[1:]):
-        a.link_to(b)
-    graph.configure()
-    return graph
 
 
 def _draw(image: np.ndarray, strip: np.ndarray, scores: np.ndarray, alert: np.ndarray, index: int,

@@ -25,6 +25,7 @@ def extraction_record(shards: Sequence[Path], backbones: Sequence[str]) -> dict[
     stage = prov.get("stage")
     backbone_infos = {b: dataclasses.asdict(infos[b]) for b in backbones if b in infos}
     return {"stage": stage, "shard": str(shards[0]), "config": prov.get("config") if stage == "extract" else None,
+            "frames": prov.get("inputs", {}).get("frames"),
             "seed": random_weights_seed(backbone_infos), "code_version": prov.get("code_version"),
             "backbones": backbone_infos}
 

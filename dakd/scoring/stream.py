@@ -1,11 +1,9 @@
 """Reading any source PyAV opens (a file, an RTSP/HTTP URL, a capture device) frame by
 frame, upright and resized exactly as the offline decoder does.
 
-decord cannot read streams, so online scoring decodes with PyAV. Frames go through an
-FFmpeg filter graph that repeats decord's: the display rotation as ``transpose`` filters,
-then ``scale`` with bilinear filtering to the decode size and conversion to RGB (decord
-0.6's own graph), and the same column folding for widths decord mis-shapes; on the demo
-videos the frames then equal decord's to within 2 grey levels on under 0.01 % of pixels.
+decord cannot read streams, so online scoring decodes with PyAV: each frame as RGB24,
+turned upright by its display rotation, then :func:`dakd.video.resize_frames`, the
+resize offline extraction uses, so a file gives the same frames either way.
 
 A reader thread decodes ahead into a bounded queue and stamps each frame with the time it
 arrived, so the latency of a score counts from the moment its last frame was available.
@@ -21,12 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ..errors import DakdError
-from ..video.decode import _clockwise_turn, _fold_columns, decode_width, resized_size
+from ..video import resize_frames
+from ..video.readers import clockwise_turn, upright
 
-# Filters that turn a picture by its display rotation (clockwise degrees), as decord does.
-ROTATIONS = {90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}
 DEFAULT_FPS = 25.0
 
 
@@ -73,50 +71,22 @@ class FrameStream:
         self._thread = threading.Thread(target=self._read, name="dakd-stream-reader", daemon=True)
         self._thread.start()
 
-    def _graph(self, frame):
-        """The filter graph for this source's first frame (its rotation and size)."""
-        import av
-
-        rotation = _clockwise_turn(getattr(frame, "rotation", 0) or 0)
-        width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
-        width, height = resized_size(width, height, self.short_side)
-        decoded_width, fold = decode_width(width)
-        graph = av.filter.Graph()
-        chain = [graph.add_buffer(template=self.stream)]
-        for spec in ROTATIONS.get(rotation, []):
-            name, _, args = spec.partition("=")
-            chain.append(graph.add(name, args or None))
-        chain.append(graph.add("scale", f"{decoded_width}:{height}:flags=bilinear"))
-        chain.append(graph.add("format", "rgb24"))
-        chain.append(graph.add("buffersink"))
-        for a, b in zip(chain, chain[1:]):
-            a.link_to(b)
-        graph.configure()
-        return graph, fold
-
     def _read(self) -> None:
-        import av
-
-        graph, fold, start, count = None, 1, None, 0
+        rotation, start, count = None, None, 0
         try:
             for frame in self.container.decode(self.stream):
                 if self._stop.is_set():
                     return
-                if graph is None:
-                    graph, fold = self._graph(frame)
+                if rotation is None:  # the first frame's display matrix holds for the stream
+                    rotation = clockwise_turn(getattr(frame, "rotation", 0) or 0)
                     start = time.perf_counter()
                 if self.realtime:
                     delay = start + count / self.fps - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
-                graph.push(frame)
-                while True:
-                    try:
-                        image = _fold_columns(graph.pull().to_ndarray(), fold)
-                    except (av.BlockingIOError, av.EOFError):
-                        break
-                    count += 1
-                    self._put(Frame(image, time.perf_counter()))
+                image = torch.from_numpy(upright(frame.to_ndarray(format="rgb24"), rotation))[None]
+                count += 1
+                self._put(Frame(resize_frames(image, self.short_side)[0].numpy(), time.perf_counter()))
             self._put(("end", "end of stream"))
         except Exception as exc:  # a dropped connection, a corrupt packet: the stream ends here
             self._put(("error", _first_line(exc)))
