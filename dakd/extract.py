@@ -1,30 +1,21 @@
 """Feature extraction: a manifest of videos -> Parquet feature shards.
 
-Decoding runs in worker processes (decord) while the parent runs every configured
-backbone on each batch of snippets, so one decode pass feeds all backbones. A worker
-that exceeds the per-video timeout (decord can loop forever on a bad container) or dies
-is killed and replaced, and its video is listed in the shard's failure manifest; the
-rest of the shard is still written. Workers are recycled after a number of videos to
-bound decord's leaks on long videos. A shard whose file already exists with the same
-extraction fingerprint is skipped, so a killed run resumes where it stopped.
+Decoding runs in worker processes (:class:`dakd.video.pool.DecodePool`, with the
+configured decoder) while the parent runs every configured backbone on batches of
+snippets that mix videos (:func:`dakd.embed.embedded_videos`), so one decode pass feeds
+all backbones. A video that fails (a corrupt file, a decoder past its timeout) is listed
+in the shard's failure manifest; the rest of the shard is still written. A shard whose
+file already exists with the same extraction fingerprint is skipped, so a killed run
+resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import csv
-import ctypes
 import json
-import multiprocessing as mp
 import os
-import signal
-import sys
-import threading
-import time
 from collections.abc import Sequence
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
-from multiprocessing import connection
-from multiprocessing.connection import Connection
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .backbones import Backbone, build_backbone, num_crops
 from .config import ExtractConfig
+from .embed import ExtractTimings, Precision, embed_snippets, embedded_videos
 from .errors import DakdError
 from .features import BackboneInfo, VideoFeatures, VideoMeta, read_metadata, write_shard
 from .features.store import FeatureStoreError
@@ -41,6 +33,7 @@ from .ids import BASE_SPLITS, check_split, check_video_id
 from .io import write_json
 from .provenance import config_digest, provenance
 from .video import FRAMES
+from .video.pool import DecodePool
 
 MANIFEST_COLUMNS = ("video_id", "path", "split", "label", "class_name")
 
@@ -154,315 +147,37 @@ def extraction_fingerprint(cfg: ExtractConfig, backbones: dict[str, Backbone]) -
     return config_digest({"extract": settings, "frames": FRAMES, "backbones": described})
 
 
-# ---------------------------------------------------------------- decode workers
-
-
-PARENT_POLL_S = 0.5
-
-
-def _die_with_parent(parent: int) -> None:
-    """End this worker process soon after ``parent`` dies, whatever its main thread is blocked on.
-
-    Without this, a worker blocked on a full result queue (or inside decord) outlives a
-    SIGKILLed parent forever. On Linux the kernel sends SIGKILL when the parent goes
-    (PR_SET_PDEATHSIG; strictly, when the parent *thread* that started the worker ends:
-    DecodePool's workers are started by the thread that iterates its events). Everywhere,
-    a daemon thread polls the parent pid and calls ``os._exit``.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-
-    def watch() -> None:
-        while os.getppid() == parent:  # also catches a parent that died before prctl
-            time.sleep(PARENT_POLL_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="dakd-parent-watchdog", daemon=True).start()
-
-
-def _decode_worker(conn: Connection, cfg: dict[str, Any], parent: int) -> None:
-    """Decode the videos the parent sends, one at a time, until it sends None.
-
-    Every message goes back on this worker's own pipe, so a worker that is killed (a hung
-    decoder past its timeout) can only break its own channel: a queue shared between
-    workers can be left locked, or holding half a message, by a process killed mid-write.
-    """
-    from .video import VideoDecoder
-
-    _die_with_parent(parent)
-    torch.set_num_threads(1)
-    while (item := _next_task(conn, parent)) is not None:
-        index, path = item
-        conn.send(("take", index, None))
-        decoder = None
-        try:
-            decoder = VideoDecoder(path, cfg["snippet_len"], cfg["snippet_stride"], cfg["decode_short_side"],
-                                   cfg["decoder"])
-            plan = decoder.plan
-            conn.send(("info", index, {
-                "num_frames": plan.num_frames, "fps": decoder.info.fps, "num_snippets": plan.num_snippets,
-                "last_snippet_frames": plan.last_snippet_frames}))
-            for start, frames in decoder.batches(cfg["batch_snippets"]):
-                # numpy, not a shared-memory tensor: a recycled worker may exit before the
-                # parent unpickles its last batch, and torch's fd sharing needs it alive.
-                conn.send(("batch", index, (start, frames)))
-            conn.send(("done", index, None))
-        except Exception as exc:  # any failure belongs to this video only
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            conn.send(("error", index, message))
-        finally:
-            if decoder is not None:
-                decoder.close()
-    conn.close()
-
-
-def _next_task(conn: Connection, parent: int) -> tuple[int, str] | None:
-    """The next (index, path) from the parent, or None to stop; a worker whose parent died stops too."""
-    while not conn.poll(5.0):
-        if os.getppid() != parent:
-            return None
-    try:
-        return conn.recv()
-    except EOFError:
-        return None
-
-
-@dataclass
-class _Pending:
-    info: dict[str, Any] | None = None
-    chunks: dict[str, list[tuple[int, np.ndarray]]] = field(default_factory=dict)
-
-
-STARTUP_S = 120.0
-
-
-@dataclass
-class _Worker:
-    """A decoding process, its end of the pipe, the video it works on and since when."""
-
-    process: Any
-    conn: Connection
-    task: int | None = None
-    started: float = 0.0
-    taken: bool = False  # the worker has said it started on ``task``
-    handled: int = 0
-
-
-class DecodePool:
-    """Worker processes decoding a list of videos; yields per-video events in completion order.
-
-    Each worker has its own pipe. The parent hands out one video at a time, so a worker
-    holds at most one video, and the pipe's buffer bounds what is in flight: a worker
-    blocks on its next batch until the parent has read the last one.
-    """
-
-    def __init__(self, paths: Sequence[str], cfg: ExtractConfig) -> None:
-        self.cfg = cfg
-        self.ctx = mp.get_context("spawn")
-        self.queue = list(enumerate(paths))[::-1]  # popped from the end: list order
-        self.total = len(paths)
-        self.workers: list[_Worker] = []
-        for _ in range(min(max(cfg.num_workers, 1), len(paths))):
-            self._spawn()
-
-    def _spawn(self) -> None:
-        decode = {k: getattr(self.cfg, k) for k in ("snippet_len", "snippet_stride", "decode_short_side",
-                                                   "batch_snippets", "decoder")}
-        ours, theirs = self.ctx.Pipe()
-        process = self.ctx.Process(target=_decode_worker, daemon=True, args=(theirs, decode, os.getpid()))
-        process.start()
-        theirs.close()
-        worker = _Worker(process, ours)
-        self.workers.append(worker)
-        self._assign(worker)
-
-    def _assign(self, worker: _Worker) -> None:
-        """Give an idle worker the next video; recycle it after ``videos_per_worker`` (decord leaks)."""
-        if not self.queue:
-            return
-        if worker.handled >= self.cfg.videos_per_worker:
-            self._retire(worker, graceful=True)
-            return
-        worker.task, path = self.queue.pop()
-        worker.started, worker.taken = time.monotonic(), False
-        worker.conn.send((worker.task, path))
-
-    def _retire(self, worker: _Worker, graceful: bool = False) -> None:
-        """Stop a worker (it finishes on its own when ``graceful``; else it is killed) and
-        start a fresh one while videos are left."""
-        self.workers.remove(worker)
-        if graceful:
-            try:
-                worker.conn.send(None)
-            except OSError:
-                pass
-            worker.process.join(timeout=10)
-        if worker.process.is_alive():
-            worker.process.kill()
-        worker.process.join(timeout=5)
-        worker.conn.close()
-        if self.queue:
-            self._spawn()
-
-    def events(self):
-        """Yield (kind, index, payload) until every video is done or failed.
-
-        kinds: ``info`` (decoded size and snippet plan), ``batch`` ((first_snippet, frames)),
-        ``done`` and ``error`` (a one-line reason).
-        """
-        remaining = self.total
-        while remaining > 0:
-            ready = connection.wait([w.conn for w in self.workers], timeout=1.0)
-            for worker in [w for w in self.workers if w.conn in ready]:
-                try:
-                    kind, index, payload = worker.conn.recv()
-                except (EOFError, OSError):  # the process died; its pipe closed with it
-                    failed = self._replace_dead(worker)
-                    if failed is not None:
-                        remaining -= 1
-                        yield "error", *failed
-                    continue
-                # The clock measures a stall: it restarts with every message, so a long video
-                # or a parent busy embedding never times out, a decoder stuck in one call does.
-                worker.started, worker.taken = time.monotonic(), True
-                if kind == "take":
-                    continue
-                if kind in ("done", "error"):
-                    remaining -= 1
-                    worker.task, worker.handled = None, worker.handled + 1
-                    self._assign(worker)
-                yield kind, index, payload
-            for index, reason in self._reap_stuck_workers():
-                remaining -= 1
-                yield "error", index, reason
-
-    def _replace_dead(self, worker: _Worker) -> tuple[int, str] | None:
-        worker.process.join(timeout=5)
-        task, code = worker.task, worker.process.exitcode
-        self._retire(worker)
-        return None if task is None else (task, f"decoder process died (exit code {code})")
-
-    def _reap_stuck_workers(self) -> list[tuple[int, str]]:
-        """Kill workers past the per-video timeout or dead mid-video; their videos fail."""
-        failed = []
-        now = time.monotonic()
-        for worker in list(self.workers):
-            # A fresh process gets STARTUP_S more for its imports (seconds on a loaded machine).
-            limit = self.cfg.video_timeout_s + (0 if worker.taken else STARTUP_S)
-            if worker.task is not None and now - worker.started > limit:
-                task = worker.task
-                self._retire(worker)
-                failed.append((task, f"decoding stalled: no progress for {self.cfg.video_timeout_s:g} s"))
-            elif not worker.process.is_alive() and not worker.conn.poll():
-                found = self._replace_dead(worker)
-                if found is not None:
-                    failed.append(found)
-        return failed
-
-    def close(self) -> None:
-        for worker in self.workers:
-            worker.process.kill()
-            worker.process.join(timeout=5)
-            worker.conn.close()
-        self.workers = []
-
-
 # ---------------------------------------------------------------- shard extraction
 
 
-BF16_TOLERANCE = 1e-2
-
-
-def bf16_relative_error(backbone: Backbone, clips: torch.Tensor) -> float:
-    """||f_bf16 - f_fp32|| / ||f_fp32|| of a backbone's features on ``clips`` (autocast on their device)."""
-    with torch.inference_mode():
-        reference = backbone(clips).float()
-        with torch.autocast(clips.device.type, dtype=torch.bfloat16):
-            low = backbone(clips).float()
-    return ((low - reference).norm() / reference.norm().clamp_min(1e-12)).item()
-
-
-class Precision:
-    """The numeric mode of each backbone during extraction.
-
-    ``fp32``: always fp32. ``bf16``: bf16 autocast on CUDA. ``auto``: on CUDA, bf16 for a
-    backbone whose bf16 features on the first batch are within 1e-2 relative error of
-    fp32, fp32 otherwise; fp32 on the CPU, where bf16 is slower. The choice and the
-    measured error go into the shard metadata.
-    """
-
-    def __init__(self, mode: str, device: torch.device) -> None:
-        if mode not in ("auto", "fp32", "bf16"):
-            raise DakdError(f"unknown extraction precision {mode!r}; use auto, fp32 or bf16")
-        self.mode, self.device = mode, device
-        self.chosen: dict[str, str] = {}
-        self.errors: dict[str, float] = {}
-
-    def choose(self, name: str, backbone: Backbone, clips: torch.Tensor) -> str:
-        if name not in self.chosen:
-            if self.device.type != "cuda" or self.mode == "fp32":
-                self.chosen[name] = "fp32"
-            elif self.mode == "bf16":
-                self.chosen[name] = "bf16"
-            else:
-                self.errors[name] = bf16_relative_error(backbone, clips)
-                self.chosen[name] = "bf16" if self.errors[name] <= BF16_TOLERANCE else "fp32"
-        return self.chosen[name]
-
-    def record(self, name: str) -> dict[str, Any]:
-        return {"precision": self.chosen.get(name, "fp32"), "bf16_relative_error": self.errors.get(name)}
-
-
-@torch.inference_mode()
-def embed_snippets(frames: torch.Tensor, backbones: dict[str, Backbone], crops: str, device: torch.device,
-                   precision: Precision | None = None) -> dict[str, np.ndarray]:
-    """uint8 snippets (b, T, H, W, 3) -> every backbone (on the frames it reads) -> float32 (b, crops, dim)."""
-    precision = precision or Precision("fp32", device)
-    frames = frames.to(device, non_blocking=True)
-    out = {}
-    for name, backbone in backbones.items():
-        clips = backbone.clips(frames, crops).flatten(0, 1)   # (b*K, t, 3, c, c)
-        low = precision.choose(name, backbone, clips) == "bf16"
-        with torch.autocast(device.type, dtype=torch.bfloat16) if low else nullcontext():
-            feats = backbone(clips)
-        out[name] = feats.float().view(frames.shape[0], -1, feats.shape[-1]).cpu().numpy()
-    return out
-
-
 def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dict[str, Backbone],
-                  device: torch.device, out_path: str | os.PathLike, progress: bool = True) -> list[dict[str, str]]:
+                  device: torch.device, out_path: str | os.PathLike, progress: bool = True,
+                  timings: ExtractTimings | None = None) -> list[dict[str, str]]:
     """Extract ``tasks`` into one shard at ``out_path``; returns the failures (also written
-    to ``<out_path>.failures.json``). Videos that fail are left out of the shard."""
+    to ``<out_path>.failures.json``). Videos that fail are left out of the shard.
+
+    On a GPU the workers send frames at their stored size and the resize runs on the GPU;
+    on the CPU they resize in parallel themselves. ``timings`` collects where time went.
+    """
     num_crops(cfg.crops)
     precision = Precision(cfg.precision, device)
-    pending: dict[int, _Pending] = {}
+    on_gpu = device.type == "cuda"
+
+    def embed(frames: torch.Tensor) -> dict[str, np.ndarray]:
+        return embed_snippets(frames, backbones, cfg.crops, device, precision,
+                              short_side=cfg.decode_short_side if on_gpu else None)
+
     finished: dict[int, VideoFeatures] = {}
     failures: dict[int, str] = {}
-    pool = DecodePool([t.path for t in tasks], cfg)
+    pool = DecodePool([t.path for t in tasks], cfg, resize=not on_gpu)
     bar = tqdm(total=len(tasks), desc=Path(out_path).name, disable=not progress, unit="video")
     try:
-        for kind, index, payload in pool.events():
-            if index in failures:
-                continue  # late messages from a worker that was killed for this video
-            state = pending.setdefault(index, _Pending())
-            if kind == "info":
-                state.info = payload
-            elif kind == "batch":
-                start, frames = payload
-                embedded = embed_snippets(torch.from_numpy(frames), backbones, cfg.crops, device, precision)
-                for name, feats in embedded.items():
-                    state.chunks.setdefault(name, []).append((start, feats))
-            elif kind == "done":
-                finished[index] = _assemble(tasks[index], pending.pop(index), cfg)
-                bar.update()
-            elif kind == "error":
-                pending.pop(index, None)
+        for kind, index, payload in embedded_videos(pool.events(), embed, cfg.batch_snippets, device, timings):
+            if kind == "done":
+                finished[index] = _assemble(tasks[index], *payload, cfg)
+            else:
                 failures[index] = payload
-                bar.update()
+            bar.update()
     finally:
         pool.close()
         bar.close()
@@ -481,10 +196,10 @@ def failure_manifest_path(shard_path: str | os.PathLike) -> Path:
     return shard_path.with_name(shard_path.stem + ".failures.json")
 
 
-def _assemble(task: VideoTask, state: _Pending, cfg: ExtractConfig) -> VideoFeatures:
-    info = state.info
-    features = {name: np.concatenate([f for _, f in sorted(chunks, key=lambda c: c[0])])
-                for name, chunks in state.chunks.items()}
+def _assemble(task: VideoTask, info: dict[str, Any], chunks: dict[str, list[tuple[int, np.ndarray]]],
+              cfg: ExtractConfig) -> VideoFeatures:
+    features = {name: np.concatenate([f for _, f in sorted(parts, key=lambda c: c[0])])
+                for name, parts in chunks.items()}
     meta = VideoMeta(task.video_id, task.split, task.label, task.class_name, info["num_frames"], info["fps"],
                      cfg.snippet_len, cfg.snippet_stride, info["num_snippets"], info["last_snippet_frames"])
     return VideoFeatures(meta, features)
@@ -519,12 +234,12 @@ def build_backbones(cfg: ExtractConfig, device: torch.device, seed: int = 0) -> 
 
 def run_extract(cfg: ExtractConfig, manifest: str | os.PathLike, out_dir: str | os.PathLike, device: torch.device,
                 shards: Sequence[int] | None = None, progress: bool = True, seed: int = 0,
-                splits: Sequence[str] = BASE_SPLITS) -> list[dict[str, str]]:
+                splits: Sequence[str] = BASE_SPLITS, timings: ExtractTimings | None = None) -> list[dict[str, str]]:
     """Extract the given shard numbers (all when None) of ``manifest`` into ``out_dir``.
 
     ``splits`` are the split names the manifest may use (``dakd.ids.allowed_splits`` of the
     configured validation split). Backbones and checkpoints are checked before any video is
-    decoded. Returns all failures.
+    decoded. Returns all failures; ``timings`` collects where the time went.
     """
     tasks = read_manifest(manifest, splits)
     groups = shard_tasks(tasks, cfg.shard_size)
@@ -540,7 +255,7 @@ def run_extract(cfg: ExtractConfig, manifest: str | os.PathLike, out_dir: str | 
         if shard_is_current(path, fingerprint, groups[number]):
             failures += read_failures(path)
             continue
-        failures += extract_shard(groups[number], cfg, backbones, device, path, progress)
+        failures += extract_shard(groups[number], cfg, backbones, device, path, progress, timings)
     return failures
 
 

@@ -138,7 +138,7 @@ def test_missing_checkpoint_fails_before_decoding(videos, tmp_path):
 def test_bf16_is_measured_against_fp32_and_only_used_on_cuda():
     from dakd.backbones import build_backbone
     from dakd.config import BackboneConfig
-    from dakd.extract import BF16_TOLERANCE, Precision, bf16_relative_error
+    from dakd.embed import BF16_TOLERANCE, Precision, bf16_relative_error
 
     torch.manual_seed(0)
     backbone = build_backbone(BackboneConfig("s3d", "random", size=32))
@@ -167,7 +167,7 @@ def test_manifest_splits_come_from_the_caller(tmp_path):
 
 POOL_THEN_WAIT = """
 import sys, time, types
-from dakd.extract import DecodePool
+from dakd.video.pool import DecodePool
 cfg = types.SimpleNamespace(num_workers=2, snippet_len=4, snippet_stride=4, decode_short_side=None, decoder="decord",
                             batch_snippets=1, videos_per_worker=4, video_timeout_s=600)
 pool = DecodePool([sys.argv[1]] * 4, cfg)

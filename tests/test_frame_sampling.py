@@ -7,7 +7,8 @@ from helpers import write_video
 from dakd.backbones import build_backbone
 from dakd.backbones.preprocess import sampled_frames
 from dakd.config import BackboneConfig, DakdConfig
-from dakd.extract import embed_snippets, extraction_fingerprint, run_extract
+from dakd.embed import embed_snippets
+from dakd.extract import extraction_fingerprint, run_extract
 from dakd.features import read_shard
 
 CPU = torch.device("cpu")

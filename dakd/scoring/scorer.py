@@ -14,8 +14,8 @@ import torch
 
 from ..checkpoints import CheckpointError, load_detector
 from ..config import ConfigError, EvaluateConfig, ExtractConfig, FeatureInputConfig, section_from_dict
+from ..embed import embed_snippets
 from ..evaluate import score_video, snippet_to_frames
-from ..extract import embed_snippets
 from ..features import SnippetVideo, VideoMeta, reduce_crops
 from ..models import AnomalyDetector
 from .extraction import Extraction, build_extraction
@@ -55,11 +55,12 @@ class Scorer:
     evaluate: EvaluateConfig
     device: torch.device
 
-    def embed(self, frames: torch.Tensor) -> dict[str, np.ndarray]:
+    def embed(self, frames: torch.Tensor, short_side: int | None = None) -> dict[str, np.ndarray]:
         """uint8 snippets (b, T, H, W, 3) -> per backbone the crop-reduced features (b, d)
-        (or (b, crops, d) with ``features.crop: per_crop_bags``), float32."""
+        (or (b, crops, d) with ``features.crop: per_crop_bags``), float32; ``short_side``
+        resizes the frames on the device first."""
         embedded = embed_snippets(frames, self.extraction.backbones, self.extraction.cfg.crops, self.device,
-                                  self.extraction.precision)
+                                  self.extraction.precision, short_side)
         return {name: np.array(reduce_crops(x, self.features.crop), dtype=np.float32) for name, x in embedded.items()}
 
     def score(self, meta: VideoMeta, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
