@@ -47,6 +47,7 @@ TrainPrecision = Literal["fp32", "bf16"]
 ExtractPrecision = Literal["auto", "fp32", "bf16"]
 Crops = Literal["center", "five", "ten"]
 Decoder = Literal["decord", "pyav", "torchcodec"]
+DecodeDevice = Literal["cpu", "cuda"]
 FrameSampling = Literal["all", "middle", "first"]  # or a whole number k of frames (BackboneConfig)
 EvaluateUnit = Literal["snippet", "segment"]
 EvaluateMetric = Literal["auc", "ap"]
@@ -390,6 +391,17 @@ class ExtractConfig:
     precision: ExtractPrecision = "auto"
     # decord (default), pyav or torchcodec: the same frames from each (dakd.video.readers)
     decoder: Decoder = "decord"
+    # cpu: decode in worker processes; cuda: torchcodec decodes on the GPU (NVDEC) in the
+    # extracting process, frames never leave the GPU (needs decoder torchcodec and a CUDA device)
+    decode_device: DecodeDevice = "cpu"
+
+    @field_validator("decode_device")
+    @classmethod
+    def _gpu_decoding_is_torchcodecs(cls, where: str, info: ValidationInfo) -> str:
+        decoder = info.data.get("decoder")
+        if where == "cuda" and decoder not in (None, "torchcodec"):
+            raise _Bad(f"cuda needs decoder torchcodec (NVDEC), got decoder {decoder!r}")
+        return where
 
     @field_validator("snippet_len")
     @classmethod

@@ -157,12 +157,15 @@ class _Batcher:
                 touched += self._embed(group)
         return touched
 
-    def _embed(self, group: list[tuple[int, int, np.ndarray]]) -> list[int]:
+    def _embed(self, group: list[tuple[int, int, np.ndarray | torch.Tensor]]) -> list[int]:
         tick = time.perf_counter()
         sizes = [len(f) for _, _, f in group]
         cuda = self.device.type == "cuda"
-        batch = torch.empty((sum(sizes), *group[0][2].shape[1:]), dtype=torch.uint8, pin_memory=cuda)
-        np.concatenate([f for _, _, f in group], out=batch.numpy())
+        if isinstance(group[0][2], torch.Tensor):  # decoded on the device already
+            batch = torch.cat([f for _, _, f in group])
+        else:
+            batch = torch.empty((sum(sizes), *group[0][2].shape[1:]), dtype=torch.uint8, pin_memory=cuda)
+            np.concatenate([f for _, _, f in group], out=batch.numpy())
         self.timings.assemble += time.perf_counter() - tick
         tick = time.perf_counter()
         if cuda:

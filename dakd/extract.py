@@ -33,7 +33,7 @@ from .ids import BASE_SPLITS, check_split, check_video_id
 from .io import write_json
 from .provenance import config_digest, provenance
 from .video import FRAMES
-from .video.pool import DecodePool
+from .video.pool import DecodePool, decode_here
 
 MANIFEST_COLUMNS = ("video_id", "path", "split", "label", "class_name")
 
@@ -144,7 +144,12 @@ def extraction_fingerprint(cfg: ExtractConfig, backbones: dict[str, Backbone]) -
     """What must match for an existing shard to be reused: decoding settings and backbones."""
     settings = {k: v for k, v in asdict(cfg).items() if k not in SPEED_ONLY}
     described = {name: {"weights": b.weights_source, **b.describe()} for name, b in backbones.items()}
-    return config_digest({"extract": settings, "frames": FRAMES, "backbones": described})
+    return config_digest({"extract": settings, "frames": frames_record(cfg), "backbones": described})
+
+
+def frames_record(cfg: ExtractConfig) -> str:
+    """How the frames were made (:data:`dakd.video.FRAMES`); NVDEC converts colour its own way."""
+    return FRAMES + (", decoded by NVDEC" if cfg.decode_device == "cuda" else "")
 
 
 # ---------------------------------------------------------------- shard extraction
@@ -169,21 +174,25 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
 
     finished: dict[int, VideoFeatures] = {}
     failures: dict[int, str] = {}
-    pool = DecodePool([t.path for t in tasks], cfg, resize=not on_gpu)
+    paths = [t.path for t in tasks]
+    pool = None if cfg.decode_device == "cuda" else DecodePool(paths, cfg, resize=not on_gpu)
+    events = pool.events() if pool is not None else decode_here(paths, cfg, str(device))
     bar = tqdm(total=len(tasks), desc=Path(out_path).name, disable=not progress, unit="video")
     try:
-        for kind, index, payload in embedded_videos(pool.events(), embed, cfg.batch_snippets, device, timings):
+        for kind, index, payload in embedded_videos(events, embed, cfg.batch_snippets, device, timings):
             if kind == "done":
                 finished[index] = _assemble(tasks[index], *payload, cfg)
             else:
                 failures[index] = payload
             bar.update()
     finally:
-        pool.close()
+        if pool is not None:
+            pool.close()
         bar.close()
     infos = [BackboneInfo(name, b.dim, num_crops(cfg.crops), b.weights_source,
                           {**b.describe(), **precision.record(name)}) for name, b in backbones.items()]
-    prov = provenance("extract", asdict(cfg), fingerprint=extraction_fingerprint(cfg, backbones), frames=FRAMES,
+    prov = provenance("extract", asdict(cfg), fingerprint=extraction_fingerprint(cfg, backbones),
+                      frames=frames_record(cfg),
                       videos=[t.path for t in tasks])
     failed = [{"video_id": tasks[i].video_id, "path": tasks[i].path, "reason": failures[i]} for i in sorted(failures)]
     write_json(failure_manifest_path(out_path), failed)
@@ -247,6 +256,8 @@ def run_extract(cfg: ExtractConfig, manifest: str | os.PathLike, out_dir: str | 
     for number in wanted:
         if not 0 <= number < len(groups):
             raise DakdError(f"{manifest}: shard {number} out of range (manifest has {len(groups)} shard(s))")
+    if cfg.decode_device == "cuda" and device.type != "cuda":
+        raise DakdError(f"extract.decode_device: cuda decodes on the GPU (NVDEC), but extraction runs on {device}")
     backbones = build_backbones(cfg, device, seed)
     fingerprint = extraction_fingerprint(cfg, backbones)
     failures = []

@@ -1,6 +1,7 @@
 """Batches that mix videos (dakd.embed.embedded_videos)."""
 
 import numpy as np
+import pytest
 import torch
 
 from dakd.embed import ExtractTimings, embedded_videos
@@ -71,3 +72,76 @@ def test_a_failed_video_is_reported_once_and_its_late_chunks_ignored():
     out = list(embedded_videos(events, Recorder(), batch_snippets=8, device=CPU))
     assert [(kind, index) for kind, index, _ in out] == [("error", 0), ("done", 1)]
     assert out[0][2] == "decoding stalled"
+
+
+def test_resizing_on_the_device_is_the_workers_resize():
+    """On a GPU the stored-size frames are resized where the backbones run; the result is the
+    same embedding as frames the workers resized (here both on the CPU)."""
+    from dakd.backbones import build_backbone
+    from dakd.config import BackboneConfig
+    from dakd.embed import embed_snippets
+    from dakd.video import resize_frames
+
+    torch.manual_seed(0)
+    backbone = build_backbone(BackboneConfig("s3d", "random", size=32)).eval()
+    stored = torch.randint(0, 256, (2, 16, 60, 80, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    here = embed_snippets(stored, {"s3d": backbone}, "center", CPU, short_side=40)["s3d"]
+    resized = resize_frames(stored.flatten(0, 1), 40).unflatten(0, (2, 16))
+    assert resized.shape == (2, 16, 40, 53, 3)
+    np.testing.assert_array_equal(here, embed_snippets(resized, {"s3d": backbone}, "center", CPU)["s3d"])
+
+
+def test_decoding_in_process_gives_the_pools_events(tmp_path):
+    """decode_device: cuda decodes with torchcodec in the extracting process; the event stream
+    (checked here with torchcodec on the CPU) carries the same frames as the worker pool's."""
+    pytest.importorskip("torchcodec.decoders", exc_type=(ImportError, RuntimeError, OSError))
+    from helpers import write_video
+
+    from dakd.config import ExtractConfig
+    from dakd.video.pool import DecodePool, decode_here
+
+    for name, frames in (("a", 40), ("b", 7)):
+        write_video(tmp_path / f"{name}.mp4", frames, width=64, height=48)
+    paths = [str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), str(tmp_path / "missing.mp4")]
+    cfg = ExtractConfig(backbones={}, decoder="torchcodec", num_workers=1, batch_snippets=2, decode_short_side=32)
+
+    def collect(events):
+        out = {}
+        for kind, index, payload in events:
+            if kind == "batch":
+                out.setdefault(index, []).append((payload[0], np.asarray(payload[1])))
+            elif kind == "error":
+                out[index] = payload.split(":")[-1].strip()
+        return out
+
+    here = collect(decode_here(paths, cfg, "cpu"))
+    pool = DecodePool(paths, cfg, resize=False)
+    try:
+        there = collect(pool.events())
+    finally:
+        pool.close()
+    assert here[2] == there[2] == "video file not found"
+    for index in (0, 1):
+        assert [s for s, _ in here[index]] == [s for s, _ in sorted(there[index], key=lambda c: c[0])]
+        np.testing.assert_array_equal(np.concatenate([f for _, f in here[index]]),
+                                      np.concatenate([f for _, f in sorted(there[index], key=lambda c: c[0])]))
+    assert here[0][0][1].shape == (2, 16, 48, 64, 3)  # stored size: the resize happens on the device
+
+
+def test_gpu_decoding_is_checked_where_it_is_configured(tmp_path):
+    from dakd.config import ConfigError, DakdConfig
+    from dakd.errors import DakdError
+    from dakd.extract import run_extract
+    from dakd.video import DecodeError, open_reader
+
+    with pytest.raises(ConfigError, match=r"^extract.decode_device: cuda needs decoder torchcodec \(NVDEC\), got "
+                                          r"decoder 'decord'$"):
+        DakdConfig.from_dict({"extract": {"decode_device": "cuda", "decoder": "decord"}})
+    cfg = DakdConfig.from_dict({"extract": {"decode_device": "cuda", "decoder": "torchcodec",
+                                            "backbones": {"s3d": {"arch": "s3d", "weights": "random"}}}}).extract
+    (tmp_path / "m.csv").write_text("video_id,path,split,label,class_name\na,a.mp4,train,0,Normal\n")
+    with pytest.raises(DakdError, match="extract.decode_device: cuda decodes on the GPU .NVDEC., but extraction "
+                                        "runs on cpu"):
+        run_extract(cfg, tmp_path / "m.csv", tmp_path / "out", CPU)
+    with pytest.raises(DecodeError, match="decoder pyav decodes on the CPU only"):
+        open_reader("pyav", __file__, "cuda")

@@ -87,29 +87,35 @@ def resize_frames(frames: torch.Tensor, short_side: int | None) -> torch.Tensor:
 class VideoDecoder:
     """Decodes one video into batches of snippets, upright and resized.
 
-    ``decoder`` names the frame reader. Memory is bounded by one batch:
+    ``decoder`` names the frame reader and ``device`` where it decodes (a GPU only for
+    torchcodec; its frames are then CUDA tensors). Memory is bounded by one batch:
     ``batch_snippets * length`` frames (the distinct ones, at the stored size, then resized).
     """
 
     def __init__(self, path: str | os.PathLike, length: int = 16, stride: int | None = None,
-                 short_side: int | None = 256, decoder: str = "decord") -> None:
+                 short_side: int | None = 256, decoder: str = "decord", device: str = "cpu") -> None:
         self.path = Path(path)
-        self.reader = open_reader(decoder, self.path)
+        self.reader = open_reader(decoder, self.path, device)
         self.info = _info(self.reader)
         self.short_side = short_side
         self.width, self.height = resized_size(self.info.width, self.info.height, short_side)
         self.plan: SnippetPlan = plan_snippets(self.info.num_frames, length, stride)
 
-    def batches(self, batch_snippets: int, resize: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+    def batches(self, batch_snippets: int, resize: bool = True) -> Iterator[tuple[int, np.ndarray | torch.Tensor]]:
         """Yield ``(first_snippet, frames)`` with frames uint8 (b, length, H, W, 3), upright;
-        at the stored size with ``resize=False`` (to resize elsewhere, such as on a GPU)."""
+        at the stored size with ``resize=False`` (to resize elsewhere, such as on a GPU).
+        Frames are numpy arrays, or tensors on the GPU when decoded there."""
         for start in range(0, self.plan.num_snippets, batch_snippets):
             indices = self.plan.frames[start : start + batch_snippets]
             unique, inverse = np.unique(indices, return_inverse=True)
             frames = self.reader.read(unique.tolist())
+            order = inverse.reshape(indices.shape)
+            if isinstance(frames, torch.Tensor):
+                order = torch.from_numpy(order).to(frames.device)
             if resize:
-                frames = resize_frames(torch.as_tensor(frames), self.short_side).numpy()
-            yield start, frames[inverse.reshape(indices.shape)]
+                resized = resize_frames(torch.as_tensor(frames), self.short_side)
+                frames = resized if isinstance(frames, torch.Tensor) else resized.numpy()
+            yield start, frames[order]
 
     def close(self) -> None:
         self.reader.close()

@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing import connection
 from multiprocessing.connection import Connection
@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from ..config import ExtractConfig
+from ..errors import DakdError
 
 PARENT_POLL_S = 0.5
 
@@ -238,3 +239,29 @@ class DecodePool:
             worker.process.join(timeout=5)
             worker.conn.close()
         self.workers = []
+
+
+def decode_here(paths: Sequence[str], cfg: ExtractConfig, device: str) -> Iterator[tuple[str, int, Any]]:
+    """:meth:`DecodePool.events` without worker processes: torchcodec decodes in this process
+    on ``device`` (``cuda``: NVDEC, frames stay on the GPU as tensors at their stored size).
+
+    There is no per-video timeout here: a stuck hardware decoder stops the run.
+    """
+    from .decode import VideoDecoder
+
+    for index, path in enumerate(paths):
+        decoder = None
+        try:
+            decoder = VideoDecoder(path, cfg.snippet_len, cfg.snippet_stride, cfg.decode_short_side, "torchcodec",
+                                   device)
+            plan = decoder.plan
+            yield "info", index, {"num_frames": plan.num_frames, "fps": decoder.info.fps,
+                                  "num_snippets": plan.num_snippets, "last_snippet_frames": plan.last_snippet_frames}
+            for start, frames in decoder.batches(cfg.batch_snippets, resize=False):
+                yield "batch", index, (start, frames)
+            yield "done", index, None
+        except DakdError as exc:
+            yield "error", index, str(exc).strip().splitlines()[0]
+        finally:
+            if decoder is not None:
+                decoder.close()

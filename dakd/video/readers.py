@@ -78,14 +78,22 @@ class FrameReader(ABC):
 READERS: Registry[type[FrameReader]] = Registry("decoder", DecodeError)
 
 
-def open_reader(name: str, path: str | os.PathLike) -> FrameReader:
-    """The ``name`` reader (``decord``, ``pyav``, ``torchcodec``) on ``path``, checked to decode."""
+def open_reader(name: str, path: str | os.PathLike, device: str = "cpu") -> FrameReader:
+    """The ``name`` reader (``decord``, ``pyav``, ``torchcodec``) on ``path``, checked to decode.
+
+    ``device``: where frames are decoded; only torchcodec decodes on a GPU (``cuda``, NVDEC).
+    """
     path = Path(path)
     if not path.exists():
         raise DecodeError(f"{path}: video file not found")
     if path.is_file() and path.stat().st_size == 0:
         raise DecodeError(f"{path}: empty file (0 bytes)")
-    return READERS.get(name)(path)
+    reader = READERS.get(name)
+    if device != "cpu":
+        if reader is not TorchCodecReader:
+            raise DecodeError(f"decoder {name} decodes on the CPU only; use decoder torchcodec to decode on {device}")
+        return reader(path, device)
+    return reader(path)
 
 
 # ---------------------------------------------------------------- PyAV
