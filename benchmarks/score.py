@@ -39,7 +39,7 @@ import torch
 from dakd.annotations import frame_labels, read_annotation_table
 from dakd.checkpoints import save_checkpoint
 from dakd.config import DakdConfig
-from dakd.extract import build_backbones
+from dakd.extract import build_backbones, frames_record
 from dakd.features import BackboneInfo
 from dakd.io import write_json
 from dakd.models import AnomalyDetector
@@ -125,7 +125,7 @@ def clip_checkpoint(path: Path, device: torch.device) -> None:
     torch.manual_seed(0)
     model = AnomalyDetector({"clip": backbone.dim}, cfg.student.model).eval()
     extraction = {"stage": "extract", "config": dataclasses.asdict(cfg.extract), "seed": 0,
-                  "backbones": {"clip": dataclasses.asdict(info)}}
+                  "frames": frames_record(cfg.extract), "backbones": {"clip": dataclasses.asdict(info)}}
     save_checkpoint(path, model, "student", cfg.to_dict(), cfg.student.model, [], {"config_digest": "random"},
                     {"selection": "last_epoch", "epoch": 0}, extraction=extraction)
 

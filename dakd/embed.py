@@ -92,12 +92,14 @@ def embed_snippets(frames: torch.Tensor, backbones: dict[str, Backbone], crops: 
 class ExtractTimings:
     """Where extraction time went, in seconds of the parent process.
 
-    ``wait``: waiting for decoded frames (decoding is the bottleneck while this grows);
+    ``first``: until the first video opened (worker start-up); ``wait``: waiting for
+    decoded frames after that (decoding is the bottleneck while this grows);
     ``assemble``: gathering chunks into a batch (in pinned memory on CUDA); ``embed``:
     host-to-device copy, resize, crops and backbones, measured on the device's clock
     (CUDA events) on a GPU; ``batches`` and ``snippets`` embedded; ``wall``: the whole run.
     """
 
+    first: float = 0.0
     wait: float = 0.0
     assemble: float = 0.0
     embed: float = 0.0
@@ -113,9 +115,10 @@ class ExtractTimings:
             torch.cuda.synchronize()
             self.embed = sum(start.elapsed_time(end) for start, end in self._events) / 1000
             self._events.clear()
-        return {"wall_s": self.wall, "wait_s": self.wait, "assemble_s": self.assemble, "embed_s": self.embed,
-                "batches": self.batches, "snippets": self.snippets, "frames": self.frames,
-                "embed_busy": self.embed / self.wall if self.wall else 0.0}
+        steady = self.wall - self.first
+        return {"wall_s": self.wall, "first_s": self.first, "wait_s": self.wait, "assemble_s": self.assemble,
+                "embed_s": self.embed, "batches": self.batches, "snippets": self.snippets, "frames": self.frames,
+                "embed_busy": self.embed / steady if steady > 0 else 0.0}
 
 
 Embed = Callable[[torch.Tensor], dict[str, np.ndarray]]
@@ -216,8 +219,11 @@ def embedded_videos(events: Iterable[tuple[str, int, Any]], embed: Embed, batch_
                 del videos[index]
                 yield "done", index, (video.info, video.chunks)
 
-    for kind, index, payload in events:
-        timings.wait += time.perf_counter() - tick
+    for count, (kind, index, payload) in enumerate(events):
+        if count == 0:
+            timings.first += time.perf_counter() - began
+        else:
+            timings.wait += time.perf_counter() - tick
         if index not in failed:  # late messages from a worker killed for this video are dropped
             video = videos.setdefault(index, _Video())
             if kind == "info":

@@ -283,6 +283,7 @@ CHOICES = [
     ("student.distill.anchors", "scores", "teacher_scores, pseudo_labels"),
     ("extract.crops", "two", "center, five, ten"),
     ("extract.decoder", "ffms2", "decord, pyav, torchcodec"),
+    ("extract.decode_device", "gpu", "cpu, cuda"),
     ("teacher.model.temporal", "transformer", "tam, disentangled, mha, lstm, gru, rnn, cnn1d, mtn, none"),
     ("student.model.temporal", "TAM", "tam, disentangled, mha, lstm, gru, rnn, cnn1d, mtn, none"),
     ("extract.backbones.clip.arch", "c3d", "inception_i3d, i3d_r50, s3d, open_clip"),
@@ -631,6 +632,7 @@ def test_the_schema_lists_the_same_choices():
         (props["extract"]["properties"]["precision"], config_module.ExtractPrecision),
         (props["extract"]["properties"]["crops"], config_module.Crops),
         (props["extract"]["properties"]["decoder"], config_module.Decoder),
+        (props["extract"]["properties"]["decode_device"], config_module.DecodeDevice),
         (props["extract"]["properties"]["backbones"]["additionalProperties"]["properties"]["frames_per_snippet"]
          ["anyOf"][0], config_module.FrameSampling),
         (props["evaluate"]["properties"]["unit"], config_module.EvaluateUnit),
