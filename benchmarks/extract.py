@@ -16,7 +16,8 @@ ViT-B-16; random weights, which cost the same as trained ones) in one decode pas
   no model: the rate decoding alone could feed.
 * ``clip_sampling``: CLIP alone with ``frames_per_snippet`` all, 4 and middle.
 * ``memory``: peak RSS of the parent and of the largest decode worker extracting one
-  1-minute and one 20-minute video (small models: frames, not weights, are the question).
+  1-minute and one 20-minute video (a small S3D, centre crop: frames, not weights or
+  compute, are the question).
 
 ``--quick`` shrinks every model and video so the whole script runs in about a minute on a CPU.
 """
@@ -43,6 +44,7 @@ from dakd.extract import run_extract
 from dakd.io import write_json
 from dakd.training import resolve_device
 
+CASES = ("decode_only", "three_backbones", "clip_sampling", "memory")
 REAL = {
     "i3d": {"arch": "inception_i3d", "weights": "random"},
     "s3d": {"arch": "s3d", "weights": "random"},
@@ -106,7 +108,7 @@ def memory_probe(video: str, device: str) -> None:
     sampler.start()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        cfg = extract_config(backbones(True), "ten", 8, 1, "decord")
+        cfg = extract_config(backbones(True, ("s3d",)), "center", 8, 1, "decord")
         run_extract(cfg, manifest(folder, [Path(video)]), folder / "out", resolve_device(device), progress=False)
     done.set()
     sampler.join()
@@ -114,11 +116,27 @@ def memory_probe(video: str, device: str) -> None:
                       "worker_peak_rss_mib": round(peak["worker"] / 1024, 1)}))
 
 
+def long_clip(folder: Path, seconds: int, piece: int) -> Path:
+    """A ``seconds`` long 320x240 clip: ``piece``-second clips joined by ffmpeg's concat
+    demuxer without re-encoding (encoding 20 minutes of noise takes minutes)."""
+    clip = folder / f"long_{seconds}s.mp4"
+    part = folder / f"piece_{piece}s.mp4"
+    if not part.exists():
+        make_clip(part, piece, 320, 240)
+    if seconds == piece:
+        return part
+    listing = folder / f"long_{seconds}s.txt"
+    listing.write_text(f"file '{part}'\n" * (seconds // piece))
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
+                    str(clip)], check=True)
+    return clip
+
+
 def memory(folder: Path, quick: bool, device: str) -> dict:
     rows = {}
-    for label, seconds in (("1 min", 5 if quick else 60), ("20 min", 20 if quick else 1200)):
-        clip = folder / f"long_{seconds}s.mp4"
-        make_clip(clip, seconds, 320, 240)
+    piece = 5 if quick else 60
+    for label, seconds in (("1 min", piece), ("20 min", 20 if quick else 1200)):
+        clip = long_clip(folder, seconds, piece)
         probe = subprocess.run([sys.executable, __file__, "--memory-probe", str(clip), "--device", device],
                                capture_output=True, text=True, check=True)
         rows[label if not quick else f"{seconds} s"] = json.loads(probe.stdout.strip().splitlines()[-1])
@@ -129,12 +147,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--videos", type=int, help="clips per case (default: 16 on a GPU, 2 on a CPU, 2 quick)")
-    parser.add_argument("--seconds", type=float, help="clip length (default: 30 on a GPU, 4 on a CPU, 1 quick)")
+    parser.add_argument("--videos", type=int, help="clips per case (default: 16 on a GPU, 1 on a CPU, 2 quick)")
+    parser.add_argument("--seconds", type=float, help="clip length (default: 30 on a GPU, 2 on a CPU, 1 quick)")
     parser.add_argument("--batch", type=int, help="batch_snippets (default: 32 on a GPU, 8 on a CPU)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--decoder", default="decord")
-    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -142,8 +160,8 @@ def main() -> None:
         return memory_probe(args.memory_probe, args.device)
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
-    videos = args.videos or (2 if args.quick or not gpu else 16)
-    seconds = args.seconds or (1 if args.quick else 30 if gpu else 4)
+    videos = args.videos or (16 if gpu else 2 if args.quick else 1)
+    seconds = args.seconds or (1 if args.quick else 30 if gpu else 2)
     batch = args.batch or (32 if gpu else 8)
     result = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                           "device": torch.cuda.get_device_name(device) if gpu else "cpu",
@@ -158,19 +176,19 @@ def main() -> None:
             clips.append(folder / f"clip{i}.mp4")
             make_clip(clips[-1], seconds, 320, 240)
         listed = manifest(folder, clips)
-        result["decode_only"] = time_pool(clips, args.decoder, args.workers)
-        result["three_backbones"] = {}
-        for crops in ("center", "ten"):
+        if "decode_only" in args.cases:
+            result["decode_only"] = time_pool(clips, args.decoder, args.workers)
+        for crops in ("center", "ten") if "three_backbones" in args.cases else ():
             cfg = extract_config(backbones(args.quick), crops, batch, args.workers, args.decoder)
-            result["three_backbones"][crops] = run(cfg, listed, folder / f"out_{crops}", device)
+            result.setdefault("three_backbones", {})[crops] = run(cfg, listed, folder / f"out_{crops}", device)
             print(json.dumps({crops: result["three_backbones"][crops]}), flush=True)
-        result["clip_sampling"] = {}
-        for sampling in ("all", 4, "middle"):
+        for sampling in ("all", 4, "middle") if "clip_sampling" in args.cases else ():
             cfg = extract_config(backbones(args.quick, ("clip",), frames_per_snippet=sampling), "center", batch,
                                  args.workers, args.decoder)
-            result["clip_sampling"][str(sampling)] = run(cfg, listed, folder / f"out_clip_{sampling}", device)
+            result.setdefault("clip_sampling", {})[str(sampling)] = run(cfg, listed, folder / f"out_clip_{sampling}",
+                                                                        device)
             print(json.dumps({f"clip {sampling}": result["clip_sampling"][str(sampling)]}), flush=True)
-        if not args.skip_memory:
+        if "memory" in args.cases:
             result["memory"] = memory(folder, args.quick, args.device)
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=2))

@@ -389,8 +389,9 @@ class ExtractConfig:
     videos_per_worker: Int = Field(default=16, ge=1)
     shard_size: Int = Field(default=32, ge=1)
     precision: ExtractPrecision = "auto"
-    # decord (default), pyav or torchcodec: the same frames from each (dakd.video.readers)
-    decoder: Decoder = "decord"
+    # pyav (default), torchcodec or decord: the same frames from each (dakd.video.readers);
+    # decord decodes ahead without bound while the model is slower (BENCHMARKS.md)
+    decoder: Decoder = "pyav"
     # cpu: decode in worker processes; cuda: torchcodec decodes on the GPU (NVDEC) in the
     # extracting process, frames never leave the GPU (needs decoder torchcodec and a CUDA device)
     decode_device: DecodeDevice = "cpu"

@@ -171,7 +171,7 @@ def test_widths_decord_misshapes_decode(tmp_path, width, height, ccw):
     path = tmp_path / "narrow.mp4"
     write_frames(path, stored, rotation_ccw=ccw)
     shown = np.stack([np.rot90(f, k=(ccw or 0) // 90) for f in stored])
-    decoder = VideoDecoder(path, length=8, short_side=None)
+    decoder = VideoDecoder(path, length=8, short_side=None, decoder="decord")
     assert isinstance(decoder.reader, PyAVReader)
     frames = decoded_frames(decoder)
     assert frames.shape == shown.shape and decoder.info.num_frames == 12
@@ -219,7 +219,7 @@ def test_audio_only_is_recognised_from_decord_too(tmp_path, monkeypatch):
     write_audio(path)
     monkeypatch.setattr(readers, "probe_container", lambda path: None)
     with pytest.raises(DecodeError) as info:
-        probe_video(path)
+        probe_video(path, "decord")
     assert str(info.value) == f"{path}: no video stream (audio only?)"
 
 
@@ -232,4 +232,4 @@ def test_a_turn_decord_did_not_apply_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(readers, "probe_container", lambda path: (90, (64, 40)))
     with pytest.raises(DecodeError, match="plain.mp4: the 64x40 picture is shown turned 90 degrees but decord "
                                           "decodes it unturned"):
-        probe_video(path)
+        probe_video(path, "decord")

@@ -51,7 +51,7 @@ class VideoInfo:
     rotation: int = 0
 
 
-def probe_video(path: str | os.PathLike, decoder: str = "decord") -> VideoInfo:
+def probe_video(path: str | os.PathLike, decoder: str = "pyav") -> VideoInfo:
     """Frame count, frame rate, displayed size and rotation, as ``decoder`` reads them."""
     reader = open_reader(decoder, path)
     try:
@@ -93,7 +93,7 @@ class VideoDecoder:
     """
 
     def __init__(self, path: str | os.PathLike, length: int = 16, stride: int | None = None,
-                 short_side: int | None = 256, decoder: str = "decord", device: str = "cpu") -> None:
+                 short_side: int | None = 256, decoder: str = "pyav", device: str = "cpu") -> None:
         self.path = Path(path)
         self.reader = open_reader(decoder, self.path, device)
         self.info = _info(self.reader)

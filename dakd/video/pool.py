@@ -27,6 +27,8 @@ import torch
 
 from ..config import ExtractConfig
 from ..errors import DakdError
+from .decode import VideoDecoder
+from .readers import first_line
 
 PARENT_POLL_S = 0.5
 
@@ -62,8 +64,6 @@ def _decode_worker(conn: Connection, cfg: dict[str, Any], parent: int) -> None:
     decoder past its timeout) can only break its own channel: a queue shared between
     workers can be left locked, or holding half a message, by a process killed mid-write.
     """
-    from .decode import VideoDecoder
-
     _die_with_parent(parent)
     torch.set_num_threads(1)
     while (item := _next_task(conn, parent)) is not None:
@@ -73,23 +73,25 @@ def _decode_worker(conn: Connection, cfg: dict[str, Any], parent: int) -> None:
         try:
             decoder = VideoDecoder(path, cfg["snippet_len"], cfg["snippet_stride"], cfg["decode_short_side"],
                                    cfg["decoder"])
-            resize = cfg["resize"]
-            plan = decoder.plan
-            conn.send(("info", index, {
-                "num_frames": plan.num_frames, "fps": decoder.info.fps, "num_snippets": plan.num_snippets,
-                "last_snippet_frames": plan.last_snippet_frames}))
-            for start, frames in decoder.batches(cfg["batch_snippets"], resize):
+            conn.send(("info", index, video_info(decoder)))
+            for start, frames in decoder.batches(cfg["batch_snippets"], cfg["resize"]):
                 # numpy, not a shared-memory tensor: a recycled worker may exit before the
                 # parent unpickles its last batch, and torch's fd sharing needs it alive.
                 conn.send(("batch", index, (start, frames)))
             conn.send(("done", index, None))
         except Exception as exc:  # any failure belongs to this video only
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            conn.send(("error", index, message))
+            conn.send(("error", index, first_line(exc)))
         finally:
             if decoder is not None:
                 decoder.close()
     conn.close()
+
+
+def video_info(decoder: VideoDecoder) -> dict[str, Any]:
+    """The ``info`` event's payload: frame count, frame rate and the snippet plan."""
+    plan = decoder.plan
+    return {"num_frames": plan.num_frames, "fps": decoder.info.fps, "num_snippets": plan.num_snippets,
+            "last_snippet_frames": plan.last_snippet_frames}
 
 
 def _next_task(conn: Connection, parent: int) -> tuple[int, str] | None:
@@ -247,21 +249,17 @@ def decode_here(paths: Sequence[str], cfg: ExtractConfig, device: str) -> Iterat
 
     There is no per-video timeout here: a stuck hardware decoder stops the run.
     """
-    from .decode import VideoDecoder
-
     for index, path in enumerate(paths):
         decoder = None
         try:
             decoder = VideoDecoder(path, cfg.snippet_len, cfg.snippet_stride, cfg.decode_short_side, "torchcodec",
                                    device)
-            plan = decoder.plan
-            yield "info", index, {"num_frames": plan.num_frames, "fps": decoder.info.fps,
-                                  "num_snippets": plan.num_snippets, "last_snippet_frames": plan.last_snippet_frames}
+            yield "info", index, video_info(decoder)
             for start, frames in decoder.batches(cfg.batch_snippets, resize=False):
                 yield "batch", index, (start, frames)
             yield "done", index, None
         except DakdError as exc:
-            yield "error", index, str(exc).strip().splitlines()[0]
+            yield "error", index, first_line(exc)
         finally:
             if decoder is not None:
                 decoder.close()

@@ -131,6 +131,7 @@ class PyAVReader(FrameReader):
 
     def _open(self) -> None:
         import av
+        from av.video.reformatter import VideoReformatter
 
         try:
             self.container = av.open(str(self.path))
@@ -139,6 +140,7 @@ class PyAVReader(FrameReader):
         self.stream = _video_stream(self.container, self.path)
         self.stream.codec_context.thread_count = 1
         self._frames = self.container.decode(self.stream)
+        self._rgb = VideoReformatter()  # keeps one swscale context for every frame
         self._position = -1  # index of the last frame decoded
         self._rotation = 0.0
 
@@ -152,7 +154,7 @@ class PyAVReader(FrameReader):
         self._position += 1
         if self._position == 0:
             self._rotation = getattr(frame, "rotation", 0) or 0
-        return upright(frame.to_ndarray(format="rgb24"), clockwise_turn(self._rotation))
+        return upright(self._rgb.reformat(frame, format="rgb24").to_ndarray(), clockwise_turn(self._rotation))
 
     def _count_packets(self) -> int:
         """Frames from the packets (containers without a frame count: WebM, MKV)."""
