@@ -93,7 +93,7 @@ def _children_rss_kib() -> int:
     return max(sizes, default=0)
 
 
-def memory_probe(video: str, device: str) -> None:
+def memory_probe(video: str, device: str, decoder: str) -> None:
     """Subprocess entry: extract one video with small models, print peak RSS (MiB) of this
     process and of the largest decode worker (sampled every 0.1 s: a spawned child's own
     ``ru_maxrss`` starts from its parent's at fork)."""
@@ -108,7 +108,7 @@ def memory_probe(video: str, device: str) -> None:
     sampler.start()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        cfg = extract_config(backbones(True, ("s3d",)), "center", 8, 1, "decord")
+        cfg = extract_config(backbones(True, ("s3d",)), "center", 8, 1, decoder)
         run_extract(cfg, manifest(folder, [Path(video)]), folder / "out", resolve_device(device), progress=False)
     done.set()
     sampler.join()
@@ -132,12 +132,13 @@ def long_clip(folder: Path, seconds: int, piece: int) -> Path:
     return clip
 
 
-def memory(folder: Path, quick: bool, device: str) -> dict:
+def memory(folder: Path, quick: bool, device: str, decoder: str) -> dict:
     rows = {}
     piece = 5 if quick else 60
     for label, seconds in (("1 min", piece), ("20 min", 20 if quick else 1200)):
         clip = long_clip(folder, seconds, piece)
-        probe = subprocess.run([sys.executable, __file__, "--memory-probe", str(clip), "--device", device],
+        probe = subprocess.run([sys.executable, __file__, "--memory-probe", str(clip), "--device", device,
+                                "--decoder", decoder],
                                capture_output=True, text=True, check=True)
         rows[label if not quick else f"{seconds} s"] = json.loads(probe.stdout.strip().splitlines()[-1])
     return rows
@@ -151,13 +152,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="clip length (default: 30 on a GPU, 2 on a CPU, 1 quick)")
     parser.add_argument("--batch", type=int, help="batch_snippets (default: 32 on a GPU, 8 on a CPU)")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--decoder", default="decord")
+    parser.add_argument("--decoder", default="pyav")
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
     parser.add_argument("--out")
     args = parser.parse_args()
     if args.memory_probe:
-        return memory_probe(args.memory_probe, args.device)
+        return memory_probe(args.memory_probe, args.device, args.decoder)
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
     videos = args.videos or (16 if gpu else 2 if args.quick else 1)
@@ -189,7 +190,7 @@ def main() -> None:
                                                                         device)
             print(json.dumps({f"clip {sampling}": result["clip_sampling"][str(sampling)]}), flush=True)
         if "memory" in args.cases:
-            result["memory"] = memory(folder, args.quick, args.device)
+            result["memory"] = memory(folder, args.quick, args.device, args.decoder)
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=2))
     if args.out:
