@@ -1,9 +1,10 @@
 """``dakd score``: a checkpoint plus footage in, per-video scores, intervals and timelines out.
 
-Offline (the default), video files are decoded with decord and scored whole, exactly as
-evaluation scores a video. Online (``online=True``), each source (a file, a stream URL, a
-capture device) is decoded with PyAV and every snippet is scored causally from the last
-W snippets as it arrives, with one JSON record per snippet. Either way every source gets
+Offline (the default), video files are decoded with the model's recorded extraction
+settings (``extract.decoder`` among them) and scored whole, exactly as evaluation scores a
+video. Online (``online=True``), each source (a file, a stream URL, a capture device) is
+decoded with PyAV and every snippet is scored causally from the last W snippets as it
+arrives, with one JSON record per snippet. Either way every source gets
 ``<name>.scores.parquet``, ``<name>.json`` and ``<name>.png`` in the output folder
 (``dakd.scoring.outputs``), and an ``.overlay.mp4`` on request. A source that cannot be
 read is reported in one line and the others are still scored.

@@ -1,9 +1,9 @@
 """Reading any source PyAV opens (a file, an RTSP/HTTP URL, a capture device) frame by
 frame, upright and resized exactly as the offline decoder does.
 
-decord cannot read streams, so online scoring decodes with PyAV: each frame as RGB24,
-turned upright by its display rotation, then :func:`dakd.video.resize_frames`, the
-resize offline extraction uses, so a file gives the same frames either way.
+Streams are read with PyAV (decord and torchcodec read files only): each frame as RGB24,
+turned upright by its display rotation, then :func:`dakd.video.resize_frames`, the resize
+offline extraction uses, so a file gives the same frames either way.
 
 A reader thread decodes ahead into a bounded queue and stamps each frame with the time it
 arrived, so the latency of a score counts from the moment its last frame was available.

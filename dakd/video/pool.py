@@ -1,8 +1,8 @@
 """Decoding videos in worker processes for extraction and offline scoring.
 
-A worker that exceeds the per-video timeout (decord can loop forever on a bad container)
-or dies is killed and replaced, and its video fails alone. Workers are recycled after a
-number of videos to bound decord's leaks on long videos. Each worker has its own pipe,
+A worker that exceeds the per-video timeout (a decoder can loop forever on a bad
+container) or dies is killed and replaced, and its video fails alone. Workers are
+recycled after a number of videos to bound what a decoder leaks. Each worker has its own pipe,
 whose buffer bounds what is in flight: a worker blocks on its next batch until the parent
 has read the last one, so the decoded frames waiting at any time are at most one batch
 per worker.
@@ -153,7 +153,7 @@ class DecodePool:
         self._assign(worker)
 
     def _assign(self, worker: _Worker) -> None:
-        """Give an idle worker the next video; recycle it after ``videos_per_worker`` (decord leaks)."""
+        """Give an idle worker the next video; recycle it after ``videos_per_worker`` (decoders leak)."""
         if not self.queue:
             return
         if worker.handled >= self.cfg.videos_per_worker:
