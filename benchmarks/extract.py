@@ -9,10 +9,12 @@ with the real-size architectures of the three backbones (Inception-I3D, S3D, CLI
 ViT-B-16; random weights, which cost the same as trained ones) in one decode pass:
 
 * ``three_backbones``: ten crops and one (centre) crop: snippets/s, frames/s, and the
-  parent's time split into waiting for decoded frames (``wait_s``: decoding is the
-  bottleneck when this is large), assembling batches and embedding (copy, resize, crops,
-  backbones; on a GPU timed by CUDA events, so ``embed_busy`` is the fraction of the run
-  the GPU was working). ``decode_only`` decodes the same videos with the same workers and
+  parent's time split into decode-worker start-up (``first_s``), waiting for decoded
+  frames (``wait_s``: decoding is the bottleneck when this is large), assembling batches,
+  the host-to-device copy (``transfer_s``) and embedding (resize, crops, backbones); on a
+  GPU the last two are timed by CUDA events, so ``device_busy`` is the fraction of the
+  run after start-up that the GPU was working (runs before this split report
+  ``embed_busy``, the same fraction with the copy inside the embedding). ``decode_only`` decodes the same videos with the same workers and
   no model: the rate decoding alone could feed.
 * ``clip_sampling``: CLIP alone with ``frames_per_snippet`` all, 4 and middle.
 * ``memory``: peak RSS of the parent and of the largest decode worker extracting one

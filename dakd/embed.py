@@ -94,31 +94,34 @@ class ExtractTimings:
 
     ``first``: until the first video opened (worker start-up); ``wait``: waiting for
     decoded frames after that (decoding is the bottleneck while this grows);
-    ``assemble``: gathering chunks into a batch (in pinned memory on CUDA); ``embed``:
-    host-to-device copy, resize, crops and backbones, measured on the device's clock
-    (CUDA events) on a GPU; ``batches`` and ``snippets`` embedded; ``wall``: the whole run.
+    ``assemble``: gathering chunks into a batch (in pinned memory on CUDA); ``transfer``:
+    the host-to-device copy and ``embed``: resize, crops and backbones, both measured on
+    the GPU's clock (CUDA events; no transfer on a CPU); ``batches`` and ``snippets`` embedded; ``wall``: the whole run.
     """
 
     first: float = 0.0
     wait: float = 0.0
     assemble: float = 0.0
+    transfer: float = 0.0
     embed: float = 0.0
     wall: float = 0.0
     batches: int = 0
     snippets: int = 0
     frames: int = 0
-    _events: list[tuple[Any, Any]] = field(default_factory=list, repr=False)
+    _events: list[tuple[Any, Any, Any]] = field(default_factory=list, repr=False)
 
     def finish(self) -> dict[str, float]:
-        """The figures, with the device's busy fraction (embed / wall)."""
+        """The figures, with the device's busy fraction ((transfer + embed) / the run after start-up)."""
         if self._events:
             torch.cuda.synchronize()
-            self.embed = sum(start.elapsed_time(end) for start, end in self._events) / 1000
+            self.transfer = sum(start.elapsed_time(copied) for start, copied, _ in self._events) / 1000
+            self.embed = sum(copied.elapsed_time(end) for _, copied, end in self._events) / 1000
             self._events.clear()
         steady = self.wall - self.first
+        busy = self.transfer + self.embed
         return {"wall_s": self.wall, "first_s": self.first, "wait_s": self.wait, "assemble_s": self.assemble,
-                "embed_s": self.embed, "batches": self.batches, "snippets": self.snippets, "frames": self.frames,
-                "embed_busy": self.embed / steady if steady > 0 else 0.0}
+                "transfer_s": self.transfer, "embed_s": self.embed, "batches": self.batches,
+                "snippets": self.snippets, "frames": self.frames, "device_busy": busy / steady if steady > 0 else 0.0}
 
 
 Embed = Callable[[torch.Tensor], dict[str, np.ndarray]]
@@ -172,12 +175,14 @@ class _Batcher:
         self.timings.assemble += time.perf_counter() - tick
         tick = time.perf_counter()
         if cuda:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start, copied, end = (torch.cuda.Event(enable_timing=True) for _ in range(3))
             start.record()
+            batch = batch.to(self.device, non_blocking=True)
+            copied.record()
         embedded = self.embed(batch)
         if cuda:
             end.record()
-            self.timings._events.append((start, end))
+            self.timings._events.append((start, copied, end))
         else:
             self.timings.embed += time.perf_counter() - tick
         self.timings.batches += 1
