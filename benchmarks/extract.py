@@ -14,14 +14,15 @@ ViT-B-16; random weights, which cost the same as trained ones) in one decode pas
   the host-to-device copy (``transfer_s``) and embedding (resize, crops, backbones); on a
   GPU the last two are timed by CUDA events, so ``device_busy`` is the fraction of the
   run after start-up that the GPU was working (runs before this split report
-  ``embed_busy``, the same fraction with the copy inside the embedding). ``decode_only`` decodes the same videos with the same workers and
-  no model: the rate decoding alone could feed.
+  ``embed_busy``, the same fraction with the copy inside the embedding).
+* ``decode_only``: the same videos decoded by the same workers with no model, the rate
+  decoding alone could feed.
 * ``clip_sampling``: CLIP alone with ``frames_per_snippet`` all, 4 and middle.
 * ``memory``: peak RSS of the parent and of the largest decode worker extracting one
   1-minute and one 20-minute video (a small S3D, centre crop: frames, not weights or
   compute, are the question).
 
-``--quick`` shrinks every model and video so the whole script runs in about a minute on a CPU.
+``--quick`` shrinks every model and video so the whole script runs in 2-3 minutes on a CPU.
 """
 
 from __future__ import annotations
