@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .backbones import Backbone
+from .config import ExtractConfig
 from .errors import DakdError
 from .video import resize_frames
 
@@ -88,6 +89,13 @@ def embed_snippets(frames: torch.Tensor, backbones: dict[str, Backbone], crops: 
     return out
 
 
+def device_resize(cfg: ExtractConfig, device: torch.device) -> int | None:
+    """The short side to resize decoded frames to where the backbones run, or None when the
+    decode workers resize: on a GPU the workers hand over stored-size frames and the GPU
+    resizes; on the CPU the workers resize, in parallel, before the frames cross the pipe."""
+    return cfg.decode_short_side if device.type == "cuda" else None
+
+
 @dataclass
 class ExtractTimings:
     """Where extraction time went, in seconds of the parent process.
@@ -96,7 +104,8 @@ class ExtractTimings:
     decoded frames after that (decoding is the bottleneck while this grows);
     ``assemble``: gathering chunks into a batch (in pinned memory on CUDA); ``transfer``:
     the host-to-device copy and ``embed``: resize, crops and backbones, both measured on
-    the GPU's clock (CUDA events; no transfer on a CPU); ``batches`` and ``snippets`` embedded; ``wall``: the whole run.
+    the GPU's clock (CUDA events; no transfer on a CPU); ``batches``, ``snippets`` and
+    ``frames`` embedded; ``wall``: the whole run.
     """
 
     first: float = 0.0

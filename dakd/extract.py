@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .backbones import Backbone, build_backbone, num_crops
 from .config import ExtractConfig
-from .embed import ExtractTimings, Precision, embed_snippets, embedded_videos
+from .embed import ExtractTimings, Precision, device_resize, embed_snippets, embedded_videos
 from .errors import DakdError
 from .features import BackboneInfo, VideoFeatures, VideoMeta, read_metadata, write_shard
 from .features.store import FeatureStoreError
@@ -166,16 +166,15 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
     """
     num_crops(cfg.crops)
     precision = Precision(cfg.precision, device)
-    on_gpu = device.type == "cuda"
+    short_side = device_resize(cfg, device)
 
     def embed(frames: torch.Tensor) -> dict[str, np.ndarray]:
-        return embed_snippets(frames, backbones, cfg.crops, device, precision,
-                              short_side=cfg.decode_short_side if on_gpu else None)
+        return embed_snippets(frames, backbones, cfg.crops, device, precision, short_side)
 
     finished: dict[int, VideoFeatures] = {}
     failures: dict[int, str] = {}
     paths = [t.path for t in tasks]
-    pool = None if cfg.decode_device == "cuda" else DecodePool(paths, cfg, resize=not on_gpu)
+    pool = None if cfg.decode_device == "cuda" else DecodePool(paths, cfg, resize=short_side is None)
     events = pool.events() if pool is not None else decode_here(paths, cfg, str(device))
     bar = tqdm(total=len(tasks), desc=Path(out_path).name, disable=not progress, unit="video")
     try:

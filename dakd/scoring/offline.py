@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from ..embed import embedded_videos
+from ..embed import device_resize, embedded_videos
 from ..video.pool import DecodePool
 from .scorer import ScoredVideo, Scorer, video_meta
 from .sources import Source
@@ -22,8 +22,8 @@ def score_files(sources: Sequence[Source], scorer: Scorer) -> Iterator[tuple[Sou
     """Yield ``(source, scored, "")`` for each video scored, or ``(source, None, reason)`` for
     one that cannot be decoded, in completion order."""
     cfg = scorer.extraction.cfg
-    on_gpu = scorer.device.type == "cuda"
-    pool = DecodePool([s.location for s in sources], cfg, resize=not on_gpu)
+    short_side = device_resize(cfg, scorer.device)
+    pool = DecodePool([s.location for s in sources], cfg, resize=short_side is None)
     started: dict[int, float] = {}  # when each video's first message arrived
 
     def stamped(events):
@@ -32,7 +32,7 @@ def score_files(sources: Sequence[Source], scorer: Scorer) -> Iterator[tuple[Sou
             yield event
 
     def embed(frames: torch.Tensor) -> dict[str, np.ndarray]:
-        return scorer.embed(frames, short_side=cfg.decode_short_side if on_gpu else None)
+        return scorer.embed(frames, short_side)
 
     try:
         for kind, index, payload in embedded_videos(stamped(pool.events()), embed, cfg.batch_snippets, scorer.device):

@@ -137,7 +137,11 @@ class PyAVReader(FrameReader):
             self.container = av.open(str(self.path))
         except Exception as exc:  # PyAV's errors, OSError, ValueError
             raise DecodeError(f"{self.path}: cannot open video ({first_line(exc)})") from None
-        self.stream = _video_stream(self.container, self.path)
+        try:
+            self.stream = _video_stream(self.container, self.path)
+        except DecodeError:
+            self.container.close()
+            raise
         self.stream.codec_context.thread_count = 1
         self._frames = self.container.decode(self.stream)
         self._rgb = VideoReformatter()  # keeps one swscale context for every frame
@@ -300,7 +304,7 @@ class TorchCodecReader(FrameReader):
             from torchcodec.decoders import VideoDecoder
         except (ImportError, RuntimeError, OSError) as exc:  # no torchcodec, or no FFmpeg libraries for it
             raise DecodeError(f"{path}: decoder torchcodec is unavailable ({first_line(exc)}); install "
-                              "torchcodec and FFmpeg's shared libraries, or use decoder decord") from None
+                              "torchcodec and FFmpeg's shared libraries, or use decoder pyav (the default)") from None
         self.path, self.device = path, device
         probed = probe_container(path)  # a file without video is named as such
         try:
