@@ -18,7 +18,7 @@ import torch
 
 from dakd.backbones import build_backbone, make_crops
 from dakd.config import BackboneConfig
-from dakd.io import write_json
+from dakd.atomic import write_json
 from dakd.training import resolve_device
 
 BACKBONES = {

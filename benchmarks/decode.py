@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from dakd.config import ExtractConfig
-from dakd.io import write_json
+from dakd.atomic import write_json
 from dakd.video import READERS
 from dakd.video.pool import DecodePool
 

@@ -44,7 +44,7 @@ from decode import make_clip, time_pool
 from dakd.config import DakdConfig
 from dakd.embed import ExtractTimings
 from dakd.extract import run_extract
-from dakd.io import write_json
+from dakd.atomic import write_json
 from dakd.training import resolve_device
 
 CASES = ("decode_only", "three_backbones", "clip_sampling", "memory")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dakd.io import write_json
+from dakd.atomic import write_json
 
 
 def make_files(root: Path, videos: int, snippets: int, dim: int) -> Path:

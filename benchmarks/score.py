@@ -41,7 +41,7 @@ from dakd.checkpoints import save_checkpoint
 from dakd.config import DakdConfig
 from dakd.extract import build_backbones, frames_record
 from dakd.features import BackboneInfo
-from dakd.io import write_json
+from dakd.atomic import write_json
 from dakd.models import AnomalyDetector
 from dakd.scoring.run import ScoreOptions, run_score
 

@@ -32,7 +32,7 @@ import torch
 
 from dakd.config import DakdConfig, apply_overrides
 from dakd.features import BagSet
-from dakd.io import write_json
+from dakd.atomic import write_json
 from dakd.provenance import code_version
 from dakd.pseudo_labels import refine
 from dakd.training import DistillTargets, predict_bags, resolve_device, train_student, train_teacher

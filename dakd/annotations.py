@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import DakdError
-from .io import atomic_path
+from .atomic import atomic_path
 
 Interval = tuple[int, int]
 

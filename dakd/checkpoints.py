@@ -27,7 +27,7 @@ import torch
 
 from .config import ConfigError, ModelConfig, section_from_dict
 from .errors import DakdError
-from .io import atomic_path
+from .atomic import atomic_path
 from .models import AnomalyDetector
 
 SCHEMA_VERSION = 1

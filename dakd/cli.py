@@ -33,20 +33,20 @@ def _config(args: argparse.Namespace) -> DakdConfig:
 
 
 def _train_teacher(args: argparse.Namespace) -> None:
-    from .pipeline import run_train_teacher
+    from .stages import run_train_teacher
 
     run_train_teacher(_config(args), args.features, args.out, progress=not args.no_progress,
                       annotations=args.annotations)
 
 
 def _pseudo_labels(args: argparse.Namespace) -> None:
-    from .pipeline import run_pseudo_labels
+    from .stages import run_pseudo_labels
 
     run_pseudo_labels(_config(args), args.features, args.teacher, args.out)
 
 
 def _train_student(args: argparse.Namespace) -> None:
-    from .pipeline import run_train_student
+    from .stages import run_train_student
 
     cfg = _config(args)
     diagnostics = run_train_student(cfg, args.features, args.teacher, args.pseudo_labels, args.out,
@@ -58,7 +58,7 @@ def _train_student(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .pipeline import run_evaluate
+    from .stages import run_evaluate
 
     report = run_evaluate(_config(args), args.features, args.annotations, args.model, args.out,
                           split=args.split, scores_out=args.scores_out)
@@ -155,7 +155,7 @@ def _import_features(args: argparse.Namespace) -> None:
 
 def _export_features(args: argparse.Namespace) -> None:
     from .features.community import export_features
-    from .pipeline import expand_shards
+    from .stages import expand_shards
 
     written = export_features(expand_shards(args.features), args.backbone, args.out_dir, args.annotations)
     for split, path in written["lists"].items():
@@ -211,7 +211,7 @@ def _score_summary(args: argparse.Namespace) -> None:
 
 def _operating_points(args: argparse.Namespace) -> None:
     from .operating_points import describe, resolve_threshold, sidecar_path
-    from .pipeline import run_operating_points
+    from .stages import run_operating_points
 
     out = args.out or sidecar_path(args.model)
     points = run_operating_points(args.features, args.model, args.annotations, out, args.device or "auto")

@@ -30,7 +30,7 @@ from .errors import DakdError
 from .features import BackboneInfo, VideoFeatures, VideoMeta, read_metadata, write_shard
 from .features.store import FeatureStoreError
 from .ids import BASE_SPLITS, check_split, check_video_id
-from .io import write_json
+from .atomic import write_json
 from .provenance import config_digest, provenance
 from .video import FRAMES
 from .video.pool import DecodePool, decode_here

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from .io import atomic_path  # noqa: E402
+from .atomic import atomic_path  # noqa: E402
 
 if TYPE_CHECKING:
     from .reproduce import Cell, Study

@@ -14,7 +14,7 @@ from scipy.ndimage import uniform_filter1d
 
 from .config import PseudoLabelConfig
 from .errors import DakdError
-from .io import atomic_path
+from .atomic import atomic_path
 
 PADDINGS = ("edge", "zero")          # pseudo_labels.padding
 DIVISORS = ("taps", "two_epsilon")   # pseudo_labels.divisor

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, DakdConfig, dataset_config, set_dotted
-from .io import atomic_path
+from .atomic import atomic_path
 from .provenance import config_digest, provenance
 
 MODELS = ("teacher", "student")

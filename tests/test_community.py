@@ -26,7 +26,7 @@ from dakd.features.community import (
     video_id_of,
 )
 from dakd.features.store import BackboneInfo, VideoFeatures, VideoMeta, write_shard
-from dakd.pipeline import expand_shards
+from dakd.stages import expand_shards
 
 DIM = 6
 # (video id, snippets); anomalous first as in RTFM's lists

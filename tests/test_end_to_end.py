@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from helpers import small_config
 
-from dakd.pipeline import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
+from dakd.stages import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
 from dakd.synthetic import SyntheticSpec, make_synthetic_dataset
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from helpers import small_config
 from dakd.features import BackboneInfo, FeatureStoreError, VideoFeatures, VideoMeta, load_bags, write_shard
 from dakd.features.segments import segment_pool
 from dakd.features.store import iter_shard_videos
-from dakd.pipeline import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
+from dakd.stages import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
 from dakd.synthetic import SyntheticSpec, make_synthetic_dataset
 from dakd.training import DistillTargets, train_student, train_teacher
 

@@ -27,7 +27,7 @@ from dakd.config import DakdConfig
 from dakd.datasets import index_dataset, write_index
 from dakd.datasets.demo import DemoSpec, make_demo
 from dakd.extract import run_extract
-from dakd.pipeline import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
+from dakd.stages import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
 from dakd.video import VideoDecoder
 
 TINY = {"model": {"width": 32, "heads": 2, "ffn_dim": 64},

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..annotations import mask_intervals
-from ..io import read_text
+from ..atomic import read_text
 from .base import DatasetError, DatasetIndex, VideoEntry, find_videos, locate, register_dataset, require_file
 
 

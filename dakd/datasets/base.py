@@ -17,7 +17,7 @@ from typing import Any
 from ..annotations import Interval, write_annotations
 from ..errors import DakdError
 from ..ids import check_split, check_video_id
-from ..io import atomic_path
+from ..atomic import atomic_path
 from ..registry import Registry
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from ..config import Float, Int, config_dataclass
-from ..io import atomic_path, write_json
+from ..atomic import atomic_path, write_json
 from .base import DatasetError, DatasetIndex, VideoEntry, register_dataset, require_file
 
 EVENTS = ("panic", "fall", "flash")

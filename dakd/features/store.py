@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from ..errors import DakdError
 from ..ids import SPLIT, check_video_id
-from ..io import atomic_path
+from ..atomic import atomic_path
 
 SCHEMA_VERSION = 1
 METADATA_KEY = b"dakd"

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..checkpoints import CheckpointError
 from ..errors import DakdError
-from ..io import atomic_path
+from ..atomic import atomic_path
 from ..operating_points import model_points
 from ..provenance import provenance
 from .scorer import Scorer, load_scorer

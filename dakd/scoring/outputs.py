@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from ..io import atomic_path, write_json  # noqa: E402
+from ..atomic import atomic_path, write_json  # noqa: E402
 from .scorer import ScoredVideo  # noqa: E402
 
 

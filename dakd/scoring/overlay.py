@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..io import atomic_path
+from ..atomic import atomic_path
 from ..video.readers import clockwise_turn, upright
 from .stream import StreamError
 

@@ -14,7 +14,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
 from dakd.config import ConfigError, DakdConfig, check_workflow_config, dataset_config
-from dakd.io import atomic_path
+from dakd.atomic import atomic_path
 
 CONFIG_FILE = str(workflow.configfiles[0]) if workflow.configfiles else "config.yaml"
 

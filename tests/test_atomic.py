@@ -4,7 +4,7 @@ import stat
 import pytest
 
 from dakd.errors import DakdError
-from dakd.io import atomic_path, read_text, write_json
+from dakd.atomic import atomic_path, read_text, write_json
 
 
 @pytest.fixture

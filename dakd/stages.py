@@ -20,7 +20,7 @@ from .config import DakdConfig
 from .errors import DakdError
 from .evaluate import VideoScores, frame_metrics, match_annotations, score_video, score_videos, snippet_to_frames
 from .features import iter_snippet_videos, load_bags, load_snippet_videos, read_metadata
-from .io import atomic_path, write_json
+from .atomic import atomic_path, write_json
 from .models import AnomalyDetector
 from .operating_points import behaviour_on, model_points, operating_points
 from .provenance import provenance
