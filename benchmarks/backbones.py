@@ -16,9 +16,9 @@ import time
 
 import torch
 
+from dakd.atomic import write_json
 from dakd.backbones import build_backbone, make_crops
 from dakd.config import BackboneConfig
-from dakd.atomic import write_json
 from dakd.training import resolve_device
 
 BACKBONES = {

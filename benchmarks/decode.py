@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dakd.config import ExtractConfig
 from dakd.atomic import write_json
+from dakd.config import ExtractConfig
 from dakd.video import READERS
 from dakd.video.pool import DecodePool
 

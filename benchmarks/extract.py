@@ -41,10 +41,10 @@ from pathlib import Path
 import torch
 from decode import make_clip, time_pool
 
+from dakd.atomic import write_json
 from dakd.config import DakdConfig
 from dakd.embed import ExtractTimings
 from dakd.extract import run_extract
-from dakd.atomic import write_json
 from dakd.training import resolve_device
 
 CASES = ("decode_only", "three_backbones", "clip_sampling", "memory")

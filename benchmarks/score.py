@@ -37,11 +37,11 @@ import numpy as np
 import torch
 
 from dakd.annotations import frame_labels, read_annotation_table
+from dakd.atomic import write_json
 from dakd.checkpoints import save_checkpoint
 from dakd.config import DakdConfig
 from dakd.extract import build_backbones, frames_record
 from dakd.features import BackboneInfo
-from dakd.atomic import write_json
 from dakd.models import AnomalyDetector
 from dakd.scoring.run import ScoreOptions, run_score
 

@@ -30,9 +30,9 @@ from typing import Any
 
 import torch
 
+from dakd.atomic import write_json
 from dakd.config import DakdConfig, apply_overrides
 from dakd.features import BagSet
-from dakd.atomic import write_json
 from dakd.provenance import code_version
 from dakd.pseudo_labels import refine
 from dakd.training import DistillTargets, predict_bags, resolve_device, train_student, train_teacher

@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import DakdError
 from .atomic import atomic_path
+from .errors import DakdError
 
 Interval = tuple[int, int]
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
+from .atomic import atomic_path
 from .config import ConfigError, ModelConfig, section_from_dict
 from .errors import DakdError
-from .atomic import atomic_path
 from .models import AnomalyDetector
 
 SCHEMA_VERSION = 1

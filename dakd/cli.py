@@ -70,7 +70,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _extract(args: argparse.Namespace) -> None:
     from .extract import run_extract
     from .ids import allowed_splits
-    from .training import resolve_device
+    from .runtime import resolve_device
 
     cfg = _config(args)
     failures = run_extract(cfg.extract, args.manifest, args.out_dir, resolve_device(cfg.device),
@@ -182,8 +182,8 @@ def _plot(args: argparse.Namespace) -> None:
 
 def _score(args: argparse.Namespace) -> None:
     from .config import ConfigError
+    from .runtime import resolve_device
     from .scoring.run import ScoreOptions, run_score
-    from .training import resolve_device
 
     if args.dataset and not args.config:
         raise ConfigError("--dataset needs --config")
@@ -220,8 +220,8 @@ def _operating_points(args: argparse.Namespace) -> None:
 
 
 def _export_model(args: argparse.Namespace) -> None:
+    from .runtime import resolve_device
     from .scoring.export import export_model
-    from .training import resolve_device
 
     meta = export_model(args.model, args.format, args.out, resolve_device(args.device or "cpu"))
     print(f"wrote {args.out} ({args.format}): inputs {', '.join(meta['inputs'])} -> snippet scores")

@@ -21,50 +21,8 @@ import torch
 
 from .backbones import Backbone
 from .config import ExtractConfig
-from .errors import DakdError
+from .runtime import Precision
 from .video import resize_frames
-
-BF16_TOLERANCE = 1e-2
-
-
-def bf16_relative_error(backbone: Backbone, clips: torch.Tensor) -> float:
-    """||f_bf16 - f_fp32|| / ||f_fp32|| of a backbone's features on ``clips`` (autocast on their device)."""
-    with torch.inference_mode():
-        reference = backbone(clips).float()
-        with torch.autocast(clips.device.type, dtype=torch.bfloat16):
-            low = backbone(clips).float()
-    return ((low - reference).norm() / reference.norm().clamp_min(1e-12)).item()
-
-
-class Precision:
-    """The numeric mode of each backbone during extraction.
-
-    ``fp32``: always fp32. ``bf16``: bf16 autocast on CUDA. ``auto``: on CUDA, bf16 for a
-    backbone whose bf16 features on the first batch are within 1e-2 relative error of
-    fp32, fp32 otherwise; fp32 on the CPU, where bf16 is slower. The choice and the
-    measured error go into the shard metadata.
-    """
-
-    def __init__(self, mode: str, device: torch.device) -> None:
-        if mode not in ("auto", "fp32", "bf16"):
-            raise DakdError(f"unknown extraction precision {mode!r}; use auto, fp32 or bf16")
-        self.mode, self.device = mode, device
-        self.chosen: dict[str, str] = {}
-        self.errors: dict[str, float] = {}
-
-    def choose(self, name: str, backbone: Backbone, clips: torch.Tensor) -> str:
-        if name not in self.chosen:
-            if self.device.type != "cuda" or self.mode == "fp32":
-                self.chosen[name] = "fp32"
-            elif self.mode == "bf16":
-                self.chosen[name] = "bf16"
-            else:
-                self.errors[name] = bf16_relative_error(backbone, clips)
-                self.chosen[name] = "bf16" if self.errors[name] <= BF16_TOLERANCE else "fp32"
-        return self.chosen[name]
-
-    def record(self, name: str) -> dict[str, Any]:
-        return {"precision": self.chosen.get(name, "fp32"), "bf16_relative_error": self.errors.get(name)}
 
 
 @torch.inference_mode()

@@ -23,15 +23,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .atomic import write_json
 from .backbones import Backbone, build_backbone, num_crops
 from .config import ExtractConfig
-from .embed import ExtractTimings, Precision, device_resize, embed_snippets, embedded_videos
+from .embed import ExtractTimings, device_resize, embed_snippets, embedded_videos
 from .errors import DakdError
 from .features import BackboneInfo, VideoFeatures, VideoMeta, read_metadata, write_shard
 from .features.store import FeatureStoreError
 from .ids import BASE_SPLITS, check_split, check_video_id
-from .atomic import write_json
 from .provenance import config_digest, provenance
+from .runtime import Precision
 from .video import FRAMES
 from .video.pool import DecodePool, decode_here
 

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.ndimage import uniform_filter1d
 
+from .atomic import atomic_path
 from .config import PseudoLabelConfig
 from .errors import DakdError
-from .atomic import atomic_path
 
 PADDINGS = ("edge", "zero")          # pseudo_labels.padding
 DIVISORS = ("taps", "two_epsilon")   # pseudo_labels.divisor

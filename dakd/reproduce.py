@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, DakdConfig, dataset_config, set_dotted
 from .atomic import atomic_path
+from .config import ConfigError, DakdConfig, dataset_config, set_dotted
 from .provenance import config_digest, provenance
 
 MODELS = ("teacher", "student")

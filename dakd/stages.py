@@ -15,18 +15,19 @@ import pyarrow.parquet as pq
 import torch
 
 from .annotations import read_annotation_table
+from .atomic import atomic_path, write_json
 from .checkpoints import load_detector, save_checkpoint
 from .config import DakdConfig
 from .errors import DakdError
 from .evaluate import VideoScores, frame_metrics, match_annotations, score_video, score_videos, snippet_to_frames
 from .features import iter_snippet_videos, load_bags, load_snippet_videos, read_metadata
-from .atomic import atomic_path, write_json
 from .models import AnomalyDetector
 from .operating_points import behaviour_on, model_points, operating_points
 from .provenance import provenance
 from .pseudo_labels import read_pseudo_labels, refine, write_pseudo_labels
+from .runtime import resolve_device
 from .scoring.record import extraction_record
-from .training import DistillTargets, Validator, predict_bags, resolve_device, train_student, train_teacher
+from .training import DistillTargets, Validator, predict_bags, train_student, train_teacher
 
 PathLike = str | os.PathLike
 

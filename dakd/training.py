@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,49 +16,7 @@ from .errors import DakdError
 from .features import BagSet
 from .losses import FeatureProjector, can_contrast, distillation_loss, mil_ranking_loss
 from .models import AnomalyDetector
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU; an explicit CUDA device must exist."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DakdError(f"device {name!r} requested but CUDA is not available")
-    return device
-
-
-# optim.precision -> the dtype the forward matmuls run in (None: no autocast)
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
-
-
-def matmul_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of ``optim.precision`` on ``device``, checked once per stage: an
-    unknown name, or bf16 on a GPU without bfloat16, is a one-line error."""
-    if precision not in PRECISIONS:
-        raise DakdError(f"optim.precision must be one of {list(PRECISIONS)}, got {precision!r}")
-    dtype = PRECISIONS[precision]
-    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-        raise DakdError(f"optim.precision bf16: {torch.cuda.get_device_name(device)} has no bfloat16 support; use fp32")
-    return dtype
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    """Mixed precision for a forward pass: matmuls in ``dtype``; a no-op for None (fp32)."""
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, numpy and torch, make CPU kernels deterministic; return a sampling generator."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return generator
+from .runtime import autocast, matmul_dtype, seed_everything
 
 
 def balanced_batches(labels: torch.Tensor, normal_per_batch: int, anomalous_per_batch: int,

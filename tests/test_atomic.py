@@ -3,8 +3,8 @@ import stat
 
 import pytest
 
-from dakd.errors import DakdError
 from dakd.atomic import atomic_path, read_text, write_json
+from dakd.errors import DakdError
 
 
 @pytest.fixture

@@ -597,7 +597,8 @@ def test_choices_equal_the_registries():
     from dakd.models.detector import HEAD_LAYOUTS
     from dakd.models.temporal import available_temporal_networks
     from dakd.pseudo_labels import DIVISORS, PADDINGS
-    from dakd.training import ANCHOR_SOURCES, PRECISIONS
+    from dakd.runtime import PRECISIONS
+    from dakd.training import ANCHOR_SOURCES
 
     args = typing.get_args
     assert sorted(args(config_module.TemporalNetwork)) == available_temporal_networks()

@@ -7,8 +7,9 @@ from helpers import small_config
 from dakd.checkpoints import load_checkpoint, load_detector
 from dakd.errors import DakdError
 from dakd.features import load_bags
+from dakd.runtime import matmul_dtype, resolve_device
 from dakd.stages import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
-from dakd.training import balanced_batches, matmul_dtype, resolve_device, train_teacher
+from dakd.training import balanced_batches, train_teacher
 
 
 def test_balanced_batches_are_balanced_and_cover_the_larger_class():

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..annotations import Interval, write_annotations
+from ..atomic import atomic_path
 from ..errors import DakdError
 from ..ids import check_split, check_video_id
-from ..atomic import atomic_path
 from ..registry import Registry
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
-from ..config import Float, Int, config_dataclass
 from ..atomic import atomic_path, write_json
+from ..config import Float, Int, config_dataclass
 from .base import DatasetError, DatasetIndex, VideoEntry, register_dataset, require_file
 
 EVENTS = ("panic", "fall", "flash")

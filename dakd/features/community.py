@@ -52,10 +52,10 @@ from typing import Any
 import numpy as np
 
 from ..annotations import frame_labels, mask_intervals, read_annotations, write_annotations
+from ..atomic import atomic_path, read_text
 from ..datasets.adapters import XD_CLASSES, shanghaitech_label, ucf_label, xd_label
 from ..errors import DakdError
 from ..ids import check_split, check_video_id
-from ..atomic import atomic_path, read_text
 from ..provenance import provenance
 from ..registry import Registry
 from .store import BackboneInfo, VideoFeatures, VideoMeta, iter_shard_videos, write_shard

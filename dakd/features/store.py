@@ -37,9 +37,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..atomic import atomic_path
 from ..errors import DakdError
 from ..ids import SPLIT, check_video_id
-from ..atomic import atomic_path
 
 SCHEMA_VERSION = 1
 METADATA_KEY = b"dakd"

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..atomic import atomic_path
 from ..checkpoints import CheckpointError
 from ..errors import DakdError
-from ..atomic import atomic_path
 from ..operating_points import model_points
 from ..provenance import provenance
 from .scorer import Scorer, load_scorer

@@ -22,9 +22,9 @@ import torch
 from ..backbones import Backbone, num_crops
 from ..checkpoints import CheckpointError, plain
 from ..config import ConfigError, ExtractConfig, section_from_dict
-from ..embed import Precision
 from ..errors import DakdError
 from ..extract import build_backbones
+from ..runtime import Precision
 from ..video import FRAMES
 
 # Decoding settings that change the features (the rest only change speed).
