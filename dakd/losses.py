@@ -6,7 +6,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-MIL_REDUCTIONS = ("pairwise_mean", "sultani")
+
+def _pairwise_mean(hinge: torch.Tensor, smooth: torch.Tensor, sparse: torch.Tensor, lambda_smooth: float,
+                   lambda_sparse: float) -> torch.Tensor:
+    """The (A, N) hinge averaged over pairs; the (A,) smoothness and sparsity over anomalous bags."""
+    return hinge.mean() + lambda_smooth * smooth.mean() + lambda_sparse * sparse.mean()
+
+
+def _sultani_sum(hinge: torch.Tensor, smooth: torch.Tensor, sparse: torch.Tensor, lambda_smooth: float,
+                 lambda_sparse: float) -> torch.Tensor:
+    """The hinge summed over anomalous and averaged over normal bags; the regularisers summed."""
+    return hinge.sum(dim=0).mean() + lambda_smooth * smooth.sum() + lambda_sparse * sparse.sum()
+
+
+# mil.reduction -> how the per-pair hinge and per-bag regularisers become one number
+MIL_REDUCTIONS = {"pairwise_mean": _pairwise_mean, "sultani": _sultani_sum}
 
 
 def mil_ranking_loss(anomalous: torch.Tensor, normal: torch.Tensor, lambda_smooth: float = 8e-5,
@@ -27,16 +41,12 @@ def mil_ranking_loss(anomalous: torch.Tensor, normal: torch.Tensor, lambda_smoot
         anomalous: (A, n) segment scores of anomalous bags.
         normal: (N, n) segment scores of normal bags.
     """
-    if reduction not in MIL_REDUCTIONS:
-        raise ValueError(f"MIL reduction must be one of {MIL_REDUCTIONS}, got {reduction!r}")
     top_a = anomalous.max(dim=1).values                     # (A,)
     top_n = normal.max(dim=1).values                        # (N,)
     hinge = F.relu(1.0 - top_a[:, None] + top_n[None, :])   # (A, N)
     smooth = (anomalous[:, 1:] - anomalous[:, :-1]).pow(2).sum(dim=1)  # (A,)
     sparse = anomalous.sum(dim=1)                           # (A,)
-    if reduction == "sultani":
-        return hinge.sum(dim=0).mean() + lambda_smooth * smooth.sum() + lambda_sparse * sparse.sum()
-    return hinge.mean() + lambda_smooth * smooth.mean() + lambda_sparse * sparse.mean()
+    return MIL_REDUCTIONS[reduction](hinge, smooth, sparse, lambda_smooth, lambda_sparse)
 
 
 def bce_distillation_loss(student_scores: torch.Tensor, pseudo_labels: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,8 +16,11 @@ from .atomic import atomic_path
 from .config import PseudoLabelConfig
 from .errors import DakdError
 
-PADDINGS = ("edge", "zero")          # pseudo_labels.padding
-DIVISORS = ("taps", "two_epsilon")   # pseudo_labels.divisor
+# pseudo_labels.padding -> scipy's filter mode beyond a video's ends
+PADDINGS = {"edge": "nearest", "zero": "constant"}
+# pseudo_labels.divisor -> the factor from the mean over ``window`` taps to that divisor
+DIVISORS: dict[str, Callable[[int], float]] = {"taps": lambda window: 1.0,
+                                               "two_epsilon": lambda window: window / (window - 1)}
 
 
 def moving_average(scores: np.ndarray, window: int, padding: str = "edge", divisor: str = "taps") -> np.ndarray:
@@ -29,15 +32,10 @@ def moving_average(scores: np.ndarray, window: int, padding: str = "edge", divis
     """
     if window < 1:
         raise ValueError(f"moving-average window must be >= 1, got {window}")
-    if padding not in PADDINGS or divisor not in DIVISORS:
-        raise ValueError(f"padding must be one of {PADDINGS} and divisor one of {DIVISORS}, "
-                         f"got {padding!r}, {divisor!r}")
-    mean = uniform_filter1d(scores.astype(np.float64), size=window, mode="nearest" if padding == "edge" else "constant")
-    if divisor == "taps":
-        return mean
-    if window < 3 or window % 2 == 0:
+    if divisor == "two_epsilon" and (window < 3 or window % 2 == 0):
         raise ValueError(f"Eq. 6's 1 / (2 epsilon) needs an odd window >= 3 (2 epsilon + 1 taps), got {window}")
-    return mean * (window / (window - 1))
+    mean = uniform_filter1d(scores.astype(np.float64), size=window, mode=PADDINGS[padding])
+    return mean * DIVISORS[divisor](window)
 
 
 def min_max(scores: np.ndarray, flat_threshold: float, eps: float = 1e-8) -> np.ndarray:

@@ -44,8 +44,8 @@ def balanced_batches(labels: torch.Tensor, normal_per_batch: int, anomalous_per_
 def make_optimizer(modules: list[Any], optim: OptimConfig) -> torch.optim.Adagrad:
     """Adagrad over the detector's groups (temporal vs other) plus any extra modules at ``lr_other``.
 
-    The fused kernel updates every parameter in one pass (4-5x faster than the default
-    for-each update on CPU, where it was 5 % of a teacher step).
+    The fused kernel updates every parameter in one pass, faster on the CPU than the default
+    for-each update (BENCHMARKS.md).
     """
     detector, *extra = modules
     groups = detector.parameter_groups(optim.lr_temporal, optim.lr_other)

@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+import types
 import typing
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from dakd.config import (
     ModelConfig,
     apply_overrides,
     check_workflow_config,
+    choices,
     load_config,
     section_from_dict,
 )
@@ -590,67 +592,47 @@ def test_choices_equal_the_registries():
     from dakd.backbones import available_backbones
     from dakd.backbones.preprocess import CROP_MODES
     from dakd.datasets import available_datasets
-    from dakd.features.community import CROP_MODES as LISTED_CROP_MODES
-    from dakd.features.community import LABEL_RULES, LAYOUTS
+    from dakd.datasets.naming import LABEL_RULES
     from dakd.losses import MIL_REDUCTIONS
     from dakd.models.attention import SCALE_DIMS
     from dakd.models.detector import HEAD_LAYOUTS
     from dakd.models.temporal import available_temporal_networks
     from dakd.pseudo_labels import DIVISORS, PADDINGS
+    from dakd.released.layouts import CROP_MODES as LISTED_CROP_MODES
+    from dakd.released.layouts import LAYOUTS
     from dakd.runtime import PRECISIONS
     from dakd.training import ANCHOR_SOURCES
 
     args = typing.get_args
-    assert sorted(args(config_module.TemporalNetwork)) == available_temporal_networks()
-    assert sorted(args(config_module.BackboneArch)) == available_backbones()
-    assert sorted(args(config_module.DatasetKind)) == sorted([*available_datasets(), "features"])
-    assert sorted(args(config_module.FeatureNaming)) == LABEL_RULES.names()
-    assert args(config_module.FeatureLayout) == LAYOUTS
-    assert args(config_module.FeatureCrops) == LISTED_CROP_MODES
-    assert config_module.CROPS_PER_MODE == CROP_MODES and set(args(config_module.Crops)) == set(CROP_MODES)
-    assert set(args(config_module.TrainPrecision)) == set(PRECISIONS)
-    assert args(config_module.AnchorSource) == ANCHOR_SOURCES
-    assert args(config_module.MILReduction) == MIL_REDUCTIONS
-    assert args(config_module.AttentionScale) == SCALE_DIMS
-    assert args(config_module.ScoringHeadLayout) == HEAD_LAYOUTS
-    assert args(config_module.WindowDivisor) == DIVISORS and args(config_module.WindowPadding) == PADDINGS
+    assert sorted(args(choices.TemporalNetwork)) == available_temporal_networks()
+    assert sorted(args(choices.BackboneArch)) == available_backbones()
+    assert sorted(args(choices.DatasetKind)) == sorted([*available_datasets(), "features"])
+    assert sorted(args(choices.FeatureNaming)) == LABEL_RULES.names()
+    assert args(choices.FeatureLayout) == LAYOUTS
+    assert args(choices.FeatureCrops) == LISTED_CROP_MODES
+    assert choices.CROPS_PER_MODE == CROP_MODES and set(args(choices.Crops)) == set(CROP_MODES)
+    assert set(args(choices.TrainPrecision)) == set(PRECISIONS)
+    assert args(choices.AnchorSource) == ANCHOR_SOURCES
+    assert args(choices.MILReduction) == tuple(MIL_REDUCTIONS)
+    assert args(choices.AttentionScale) == tuple(SCALE_DIMS)
+    assert args(choices.ScoringHeadLayout) == tuple(HEAD_LAYOUTS)
+    assert args(choices.WindowDivisor) == tuple(DIVISORS) and args(choices.WindowPadding) == tuple(PADDINGS)
 
 
 def schema() -> dict:
     return yaml.safe_load(SCHEMA.read_text())
 
 
-def test_the_schema_lists_the_same_choices():
-    s = schema()
-    props, stage = s["properties"], s["$defs"]["stage"]["properties"]
-    dataset = props["datasets"]["additionalProperties"]["properties"]
+def test_the_schema_lists_the_dataset_entry_choices():
+    """The datasets entries are checked by hand (dakd.config.datasets); the sections' choices by the
+    test below that walks the typed config."""
+    dataset = schema()["properties"]["datasets"]["additionalProperties"]["properties"]
     args = typing.get_args
     pairs = [
-        (stage["model"]["properties"]["temporal"], config_module.TemporalNetwork),
-        (props["extract"]["properties"]["backbones"]["additionalProperties"]["properties"]["arch"],
-         config_module.BackboneArch),
-        (stage["optim"]["properties"]["precision"], config_module.TrainPrecision),
-        (props["extract"]["properties"]["precision"], config_module.ExtractPrecision),
-        (props["extract"]["properties"]["crops"], config_module.Crops),
-        (props["extract"]["properties"]["decoder"], config_module.Decoder),
-        (props["extract"]["properties"]["decode_device"], config_module.DecodeDevice),
-        (props["extract"]["properties"]["backbones"]["additionalProperties"]["properties"]["frames_per_snippet"]
-         ["anyOf"][0], config_module.FrameSampling),
-        (props["evaluate"]["properties"]["unit"], config_module.EvaluateUnit),
-        (props["evaluate"]["properties"]["metric"], config_module.EvaluateMetric),
-        (stage["distill"]["properties"]["anchors"], config_module.AnchorSource),
-        (stage["distill"]["properties"]["normal_video_anchors"], config_module.NormalVideoAnchors),
-        (stage["model"]["properties"]["layer"], config_module.AttentionLayer),
-        (stage["model"]["properties"]["attention_scale"], config_module.AttentionScale),
-        (stage["model"]["properties"]["projection"], config_module.InputProjection),
-        (stage["model"]["properties"]["head"], config_module.ScoringHeadLayout),
-        (stage["mil"]["properties"]["reduction"], config_module.MILReduction),
-        (props["pseudo_labels"]["properties"]["divisor"], config_module.WindowDivisor),
-        (props["pseudo_labels"]["properties"]["padding"], config_module.WindowPadding),
-        (dataset["kind"], config_module.DatasetKind),
-        (dataset["naming"], config_module.FeatureNaming),
-        (dataset["sources"]["additionalProperties"]["properties"]["layout"], config_module.FeatureLayout),
-        (dataset["sources"]["additionalProperties"]["properties"]["crops"], config_module.FeatureCrops),
+        (dataset["kind"], choices.DatasetKind),
+        (dataset["naming"], choices.FeatureNaming),
+        (dataset["sources"]["additionalProperties"]["properties"]["layout"], choices.FeatureLayout),
+        (dataset["sources"]["additionalProperties"]["properties"]["crops"], choices.FeatureCrops),
     ]
     for node, literal in pairs:
         assert node["enum"] == list(args(literal))
@@ -735,3 +717,86 @@ def test_score_model_and_window_are_checked():
     assert set_error("score.model=both") == (
         "--set score.model=both: score.model must be one of student, teacher, got 'both'")
     assert set_error("score.window=0") == "--set score.window=0: score.window must be an integer >= 1, got 0"
+
+
+def _schema_node(node: dict, defs: dict) -> dict:
+    """``node`` with a ``$ref`` to a section definition (``stage``) replaced by that definition."""
+    ref = node.get("$ref", "")
+    return defs[ref.rsplit("/", 1)[1]] if ref.startswith("#/$defs/") and "properties" in defs[
+        ref.rsplit("/", 1)[1]] else node
+
+
+def _schema_disagreements(cls: type, node: dict, defs: dict, path: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """Where the schema ``node`` and the typed section ``cls`` differ: keys, enums, bounds, null."""
+    from pydantic.fields import FieldInfo
+
+    node = _schema_node(node, defs)
+    props, fields = node.get("properties", {}), cls.__pydantic_fields__
+    problems = [f"{path}.{k}: in the schema, not in {cls.__name__}" for k in set(props) - set(fields) - set(extra)]
+    problems += [f"{path}.{k}: in {cls.__name__}, not in the schema" for k in set(fields) - set(props)]
+    for name in set(fields) & set(props):
+        info: FieldInfo = fields[name]
+        problems += _field_disagreements(info, _schema_node(props[name], defs), defs, f"{path}.{name}")
+    return problems
+
+
+def _field_disagreements(info, node: dict, defs: dict, path: str) -> list[str]:
+    hint, optional = info.annotation, False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint):
+        optional, hint = True, next(a for a in typing.get_args(hint) if a is not type(None))
+    if typing.get_origin(hint) is typing.Annotated:
+        if any(type(m).__name__ == "BeforeValidator" and m.func.__name__ not in ("not_bool",) for m in
+               typing.get_args(hint)[1:]):
+            return []  # a value with its own reading (crop index, frames per snippet): its tests are above
+        hint = typing.get_args(hint)[0]
+    # an empty section (`teacher:` in YAML) is null, and means its defaults
+    optional = optional or dataclasses.is_dataclass(hint) or typing.get_origin(hint) is dict
+    options = node.get("oneOf") or node.get("anyOf") or [node]
+    accepts_null = any("null" in (o.get("type") if isinstance(o.get("type"), list) else [o.get("type")])
+                       for o in options)
+    problems = [f"{path}: null allowed in one only"] if optional != accepts_null else []
+    node = next((o for o in options if o.get("type") != "null"), node)
+    if dataclasses.is_dataclass(hint):
+        return problems + _schema_disagreements(hint, node, defs, path)
+    if typing.get_origin(hint) is dict:
+        return problems + _schema_disagreements(typing.get_args(hint)[1], node["additionalProperties"], defs, path)
+    if typing.get_origin(hint) is typing.Literal:
+        if node.get("enum") != list(typing.get_args(hint)):
+            problems.append(f"{path}: enum {node.get('enum')} != {list(typing.get_args(hint))}")
+    elif hint in (int, float):
+        kind = {int: "integer", float: "number"}[hint]
+        if node.get("$ref") != f"#/$defs/{kind}":
+            problems.append(f"{path}: not a $defs/{kind}")
+        names = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+        bounds = {names[a]: getattr(m, a) for m in info.metadata for a in names if getattr(m, a, None) is not None}
+        schema_bounds = {k: node[k] for k in names.values() if k in node}
+        if bounds != schema_bounds:
+            problems.append(f"{path}: bounds {schema_bounds} != {bounds}")
+    elif hint is bool:
+        if node.get("type") != "boolean":
+            problems.append(f"{path}: not a boolean")
+    return problems
+
+
+def test_the_schema_has_every_key_choice_and_bound_of_the_typed_config():
+    """workflow/schemas/config.schema.yaml against dakd.config, in both directions."""
+    s = schema()
+    problems = _schema_disagreements(DakdConfig, s, s["$defs"], "config", extra=choices.WORKFLOW_KEYS)
+    # teacher and student share the schema's 'stage' definition: each of its keys is one of theirs
+    stage = set(s["$defs"]["stage"]["properties"])
+    owned = set(config_module.TeacherConfig.__pydantic_fields__) | set(config_module.StudentConfig.__pydantic_fields__)
+    shared = tuple(f"config.{model}.{key}: in the schema, not in" for model in ("teacher", "student") for key in owned)
+    problems = [p for p in problems if not p.startswith(shared)]
+    assert stage == owned and not problems, problems
+
+
+def test_the_schema_check_sees_a_difference():
+    s = schema()
+    s["properties"]["extract"]["properties"]["crops"]["enum"] = ["center", "five"]
+    s["properties"]["evaluate"]["properties"]["max_window"]["oneOf"][1]["minimum"] = 2
+    del s["properties"]["score"]["properties"]["window"]
+    s["properties"]["seed"]["maximum"] = 10
+    problems = _schema_disagreements(DakdConfig, s, s["$defs"], "config", extra=choices.WORKFLOW_KEYS)
+    for expected in ("config.extract.crops: enum", "config.evaluate.max_window: bounds",
+                     "config.score.window: in ScoreConfig, not in the schema", "config.seed: bounds"):
+        assert any(p.startswith(expected) for p in problems), (expected, problems)

@@ -7,6 +7,7 @@ input pipeline cannot drift from the weights. Crops use torchvision's own
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +16,13 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 CROP_MODES = {"center": 1, "five": 5, "ten": 10}
+# extract.crops -> the crops of a batch of frames, in torchvision's order (ten: four corners
+# and centre, then the same of the flipped frames)
+CROPPERS: dict[str, Callable[[torch.Tensor, list[int]], Sequence[torch.Tensor]]] = {
+    "center": lambda x, size: [TF.center_crop(x, size)],
+    "five": TF.five_crop,
+    "ten": TF.ten_crop,
+}
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,7 @@ def sampled_frames(sampling: str | int, length: int) -> list[int] | None:
 
 
 def num_crops(mode: str) -> int:
-    if mode not in CROP_MODES:
-        raise ValueError(f"unknown crop mode {mode!r}; choose from {sorted(CROP_MODES)}")
+    """Crops per snippet of ``extract.crops`` (the config has refused any other mode)."""
     return CROP_MODES[mode]
 
 
@@ -71,15 +78,7 @@ def make_crops(frames: torch.Tensor, spec: Preprocessing, mode: str) -> torch.Te
     x = frames.permute(0, 1, 4, 2, 3).reshape(n * t, 3, *frames.shape[2:4])
     size = [spec.resize] if isinstance(spec.resize, int) else list(spec.resize)
     x = TF.resize(x.float(), size, interpolation=InterpolationMode(spec.interpolation), antialias=True)
-    if mode == "center":
-        crops = [TF.center_crop(x, [spec.crop, spec.crop])]
-    elif mode == "five":
-        crops = list(TF.five_crop(x, [spec.crop, spec.crop]))
-    elif mode == "ten":
-        crops = list(TF.ten_crop(x, [spec.crop, spec.crop]))
-    else:
-        num_crops(mode)
-    x = torch.stack(crops, dim=1).clamp_(0, 255)                       # (N*T, K, 3, c, c)
+    x = torch.stack(CROPPERS[mode](x, [spec.crop, spec.crop]), dim=1).clamp_(0, 255)  # (N*T, K, 3, c, c)
     if spec.value_range == "symmetric":
         x = x / 127.5 - 1.0
     else:

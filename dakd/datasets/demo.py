@@ -17,52 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field, ValidationInfo, field_validator
 
 from ..atomic import atomic_path, write_json
-from ..config import Float, Int, config_dataclass
+from ..config import DemoSpec
 from .base import DatasetError, DatasetIndex, VideoEntry, register_dataset, require_file
 
 EVENTS = ("panic", "fall", "flash")
-
-
-# The fewest frames a video may have: an event of at least 4 frames must fit inside it.
-MIN_FRAMES = 5
-
-
-@config_dataclass
-class DemoSpec:
-    """What :func:`make_demo` writes (``datasets.<name>.options`` of a ``demo`` dataset); a
-    value out of range is a one-line ConfigError when the spec is made."""
-
-    train_normal: Int = Field(default=40, ge=1)
-    train_anomalous: Int = Field(default=40, ge=1)
-    test_normal: Int = Field(default=10, ge=0)
-    test_anomalous: Int = Field(default=10, ge=0)
-    width: Int = Field(default=96, ge=16)
-    height: Int = Field(default=72, ge=16)
-    fps: Int = Field(default=15, ge=1)
-    min_seconds: Float = Field(default=8.0, gt=0)
-    max_seconds: Float = Field(default=14.0, gt=0)
-    cameras: Int = Field(default=4, ge=1)
-    seed: Int = Field(default=0, ge=0)
-
-    @field_validator("min_seconds")
-    @classmethod
-    def _enough_frames(cls, min_seconds: float, info: ValidationInfo) -> float:
-        fps = info.data.get("fps")
-        if fps is not None and min_seconds * fps < MIN_FRAMES:
-            raise ValueError(f"min_seconds * fps must be at least {MIN_FRAMES} frames, "
-                             f"got {min_seconds:g} * {fps} = {min_seconds * fps:g}")
-        return min_seconds
-
-    @field_validator("max_seconds")
-    @classmethod
-    def _longer_than_min(cls, max_seconds: float, info: ValidationInfo) -> float:
-        min_seconds = info.data.get("min_seconds")
-        if min_seconds is not None and max_seconds < min_seconds:
-            raise ValueError(f"must be >= min_seconds ({min_seconds:g}), got {max_seconds:g}")
-        return max_seconds
 
 
 @dataclass

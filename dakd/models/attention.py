@@ -18,6 +18,7 @@ instead of the head dimension into the scale.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -25,7 +26,9 @@ from torch import nn
 from ..config import AttentionTerms, ModelConfig
 from .dropout import Dropout
 
-SCALE_DIMS = ("head_dim", "width")  # model.attention_scale: the d in sqrt((T + 2) d)
+# model.attention_scale -> the d in sqrt((T + 2) d), from (head dimension, width)
+SCALE_DIMS: dict[str, Callable[[int, int], int]] = {"head_dim": lambda head_dim, width: head_dim,
+                                                    "width": lambda head_dim, width: width}
 
 
 def relative_bucket(num_positions: int, max_distance: int, device: torch.device | None = None) -> torch.Tensor:
@@ -51,8 +54,6 @@ class DisentangledAttention(nn.Module):
             raise ValueError(f"width {width} is not divisible by {heads} heads")
         if not (terms.self_c2c or terms.c2p or terms.p2c or (terms.cross_c2c and num_streams > 1)):
             raise ValueError("at least one attention term must be enabled (a single stream has no cross term)")
-        if scale_dim not in SCALE_DIMS:
-            raise ValueError(f"scale_dim must be one of {SCALE_DIMS}, got {scale_dim!r}")
         self.num_streams, self.width, self.heads = num_streams, width, heads
         self.head_dim = width // heads
         self.max_distance = max_distance
@@ -65,7 +66,7 @@ class DisentangledAttention(nn.Module):
         self.rel_query = nn.Linear(width, width, bias=bias)
         self.rel_key = nn.Linear(width, width, bias=bias)
         self.dropout = Dropout(dropout)
-        self.scale = math.sqrt((num_streams + 2) * (self.head_dim if scale_dim == "head_dim" else width))
+        self.scale = math.sqrt((num_streams + 2) * SCALE_DIMS[scale_dim](self.head_dim, width))
         for t in range(num_streams):
             nn.init.xavier_uniform_(self.qkv_weight[t])
 
@@ -129,7 +130,7 @@ class DisentangledAttention(nn.Module):
         if num_streams != self.num_streams:
             raise ValueError(f"expected {self.num_streams} streams, got {num_streams}")
         flat = streams.reshape(num_streams, batch * n, self.width).unbind(0)
-        # One GEMM per stream (on CPU this beats one batched baddbmm by ~25 %); each output is
+        # One GEMM per stream (on the CPU this beats one batched baddbmm; BENCHMARKS.md); each output is
         # viewed as (3, H, B, n, dh) and the stack writes q, k, v head-major in one copy.
         biases = [None] * num_streams if self.qkv_bias is None else self.qkv_bias.unbind(0)
         qkv = torch.stack([

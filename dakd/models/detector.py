@@ -18,7 +18,8 @@ from ..config import ModelConfig
 from .dropout import Dropout
 from .temporal import build_temporal
 
-HEAD_LAYOUTS = ("relu", "sultani")  # model.head
+# model.head -> the layers after the 32-unit layer of the scoring head
+HEAD_LAYOUTS: dict[str, tuple[type[nn.Module], ...]] = {"relu": (nn.ReLU,), "sultani": ()}
 
 
 def projection_mlp(in_dim: int, width: int) -> nn.Sequential:
@@ -35,9 +36,7 @@ class ScoringHead(nn.Module):
 
     def __init__(self, width: int, dropout: float, layout: str = "relu") -> None:
         super().__init__()
-        if layout not in HEAD_LAYOUTS:
-            raise ValueError(f"head layout must be one of {HEAD_LAYOUTS}, got {layout!r}")
-        second = [nn.ReLU()] if layout == "relu" else []
+        second = [layer() for layer in HEAD_LAYOUTS[layout]]
         self.net = nn.Sequential(
             nn.Linear(width, 512), nn.ReLU(), Dropout(dropout),
             nn.Linear(512, 32), *second, Dropout(dropout),

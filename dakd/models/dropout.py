@@ -1,9 +1,9 @@
 """Inverted dropout with a cheaper mask on the CPU.
 
 On CPU, ``torch.nn.Dropout`` draws its mask with ``bernoulli_``, and even ``torch.rand``
-pays one 32-bit generator draw per element; dropout masks were the largest non-matmul cost
-of a training step. Here each 64-bit draw yields four 16-bit uniforms, so a mask costs a
-quarter of the draws (rand + compare: 8.8 ms, this mask: 3.3 ms per two million elements).
+pays one 32-bit generator draw per element, which makes dropout masks a large part of a
+CPU training step. Here each 64-bit draw yields four 16-bit uniforms, so a mask costs a
+quarter of the draws (BENCHMARKS.md).
 The drop probability is rounded to a multiple of 2^-16. Kept units are scaled by
 1 / (1 - p), as in ``torch.nn.Dropout``. Other devices run PyTorch's fused dropout.
 """
