@@ -73,25 +73,28 @@ def main() -> None:
                         help="videos of the per-crop list phase (x 10 crop files; 0 skips it)")
     parser.add_argument("--out")
     args = parser.parse_args()
+    from dakd.features.store import list_shards  # here: the phases measure their own imports
+
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         listing = make_files(root, args.videos, args.snippets, args.dim)
         gigabytes = sum(p.stat().st_size for p in root.glob("*.npy")) / 1e9
         shards = root / "shards"
         imported = phase(
-            "from dakd.features.community import FeatureSource, ImportSettings, import_features\n"
+            "from dakd.released.importer import import_features\n"
+            "from dakd.released.sources import FeatureSource, ImportSettings\n"
             f"import_features([FeatureSource('i3d', {{'train': {str(listing)!r}}})], "
             f"ImportSettings('ucf_crime', shard_size={args.shard_size}), {str(shards)!r}, progress=False)")
         loaded = phase(
-            "from pathlib import Path\nfrom dakd.features import load_bags\n"
-            f"load_bags(sorted(Path({str(shards)!r}).glob('*.parquet')), ['i3d'], 'train', 32)")
-        shard_gb = sum(p.stat().st_size for p in shards.glob("*.parquet")) / 1e9
+            "from dakd.features import list_shards, load_bags\n"
+            f"load_bags(list_shards({str(shards)!r}), ['i3d'], 'train', 32)")
+        shard_gb = sum(p.stat().st_size for p in list_shards(shards)) / 1e9
         per_crop = None
         if args.per_crop_videos:
             crop_list = make_per_crop(root, args.per_crop_videos)
             per_crop = {"videos": args.per_crop_videos, "files": 10 * args.per_crop_videos, **phase(
                 f"read_video_list({str(crop_list)!r}, 'ucf_crime', {str(root / 'per_crop')!r})",
-                setup="from dakd.features.community import read_video_list")}
+                setup="from dakd.released.lists import read_video_list")}
     result = {
         "machine": platform.platform(), "cpus": __import__("os").cpu_count(),
         "videos": args.videos, "snippets_per_video": args.snippets, "crops": 10, "dim": args.dim,

@@ -11,11 +11,10 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,111 +25,17 @@ from tqdm.auto import tqdm
 from .atomic import write_json
 from .backbones import Backbone, build_backbone, num_crops
 from .config import ExtractConfig
+from .datasets.manifest import VideoTask, read_manifest
 from .embed import ExtractTimings, device_resize, embed_snippets, embedded_videos
 from .errors import DakdError
 from .features import BackboneInfo, VideoFeatures, VideoMeta, read_metadata, write_shard
-from .features.store import FeatureStoreError
-from .ids import BASE_SPLITS, check_split, check_video_id
+from .features.store import FeatureStoreError, failure_manifest_path, shard_file_name
+from .ids import BASE_SPLITS
 from .provenance import config_digest, provenance
 from .runtime import Precision
 from .video import FRAMES
 from .video.pool import DecodePool, decode_here
-
-MANIFEST_COLUMNS = ("video_id", "path", "split", "label", "class_name")
-
-
-@dataclass(frozen=True)
-class VideoTask:
-    video_id: str
-    path: str
-    split: str
-    label: int
-    class_name: str
-
-
-def read_manifest(path: str | os.PathLike, splits: Sequence[str] = BASE_SPLITS) -> list[VideoTask]:
-    """Videos to extract, from a CSV with columns video_id, path, split, label, class_name.
-
-    Relative video paths are taken relative to the manifest's directory. Columns are found
-    by name (others are ignored); a byte-order mark (Excel's "CSV UTF-8") is skipped. Every
-    problem is a one-line :class:`DakdError` naming the line: a row with the wrong number of
-    cells, an unsafe video id (``dakd.ids.check_video_id``), a split not in ``splits``, a
-    label other than 0 or 1, an empty path or class name, and a video id or a video file
-    listed twice. A manifest without rows is an error too.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DakdError(f"{path}: video manifest not found")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            return _read_manifest_rows(path, csv.reader(fh), tuple(splits))
-    except UnicodeDecodeError:
-        data = path.read_bytes()
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:  # again on the whole file, for a position in it
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise DakdError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the "
-                            f"manifest as CSV UTF-8") from None
-        raise DakdError(f"{path}: not UTF-8 text; save the manifest as CSV UTF-8") from None  # changed meanwhile
-    except OSError as exc:
-        raise DakdError(f"{path}: cannot read the video manifest ({exc.strerror or type(exc).__name__})") from None
-
-
-def _read_manifest_rows(path: Path, reader, splits: tuple[str, ...]) -> list[VideoTask]:
-    line = 1  # where the current record starts (a quoted cell may span lines)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise DakdError(f"{path}: empty manifest (expected a header row {', '.join(MANIFEST_COLUMNS)})")
-        header = [name.strip() for name in header]
-        for i, name in enumerate(header):
-            if name in MANIFEST_COLUMNS and name in header[:i]:
-                raise DakdError(f"{path}:1: column {name!r} appears twice in the header")
-        missing = [c for c in MANIFEST_COLUMNS if c not in header]
-        if missing:
-            raise DakdError(f"{path}: manifest lacks column(s) {missing}")
-        index = {name: header.index(name) for name in MANIFEST_COLUMNS}
-        expected = f"{len(header)} ({', '.join(n if n.isprintable() else repr(n) for n in header)})"
-        tasks: list[VideoTask] = []
-        ids: dict[str, int] = {}
-        files: dict[str, tuple[int, str]] = {}
-        line = reader.line_num + 1
-        for row in reader:
-            if not row:  # a blank line
-                line = reader.line_num + 1
-                continue
-            where = f"{path}:{line}"
-            if len(row) != len(header):
-                raise DakdError(f"{where}: {len(row)} column{'s' if len(row) != 1 else ''}, expected {expected}")
-            cell = {name: row[i] for name, i in index.items()}
-            for name in ("path", "class_name"):
-                if not cell[name].strip():
-                    raise DakdError(f"{where}: empty {name} (column {index[name] + 1})")
-            video_id = check_video_id(cell["video_id"], where)
-            if video_id in ids:
-                raise DakdError(f"{where}: duplicate video_id {video_id!r} (first on line {ids[video_id]})")
-            split = check_split(cell["split"], where, splits)
-            if cell["label"] not in ("0", "1"):
-                raise DakdError(f"{where}: label must be 0 or 1, got {cell['label']!r}")
-            if "\0" in cell["path"]:
-                raise DakdError(f"{where}: path {cell['path']!r} contains a NUL character")
-            video = Path(cell["path"])
-            video = video if video.is_absolute() else path.parent / video
-            key = os.path.normcase(os.path.realpath(video))
-            if key in files:
-                first, other = files[key]
-                raise DakdError(f"{where}: video {cell['path']!r} (video_id {video_id!r}) is already listed on "
-                                f"line {first} as video_id {other!r}")
-            ids[video_id] = line
-            files[key] = (line, video_id)
-            tasks.append(VideoTask(video_id, str(video), split, int(cell["label"]), cell["class_name"]))
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        raise DakdError(f"{path}:{line}: not a well-formed CSV row ({exc})") from None
-    if not tasks:
-        raise DakdError(f"{path}: manifest lists no videos (a header and no rows)")
-    return tasks
+from .video.readers import check_decoder
 
 
 def shard_tasks(tasks: Sequence[VideoTask], shard_size: int) -> list[list[VideoTask]]:
@@ -165,7 +70,6 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
     On a GPU the workers send frames at their stored size and the resize runs on the GPU;
     on the CPU they resize in parallel themselves. ``timings`` collects where time went.
     """
-    num_crops(cfg.crops)
     precision = Precision(cfg.precision, device)
     short_side = device_resize(cfg, device)
 
@@ -198,11 +102,6 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
     write_json(failure_manifest_path(out_path), failed)
     write_shard(out_path, [finished[i] for i in sorted(finished)], infos, prov)
     return failed
-
-
-def failure_manifest_path(shard_path: str | os.PathLike) -> Path:
-    shard_path = Path(shard_path)
-    return shard_path.with_name(shard_path.stem + ".failures.json")
 
 
 def _assemble(task: VideoTask, info: dict[str, Any], chunks: dict[str, list[tuple[int, np.ndarray]]],
@@ -258,20 +157,17 @@ def run_extract(cfg: ExtractConfig, manifest: str | os.PathLike, out_dir: str | 
             raise DakdError(f"{manifest}: shard {number} out of range (manifest has {len(groups)} shard(s))")
     if cfg.decode_device == "cuda" and device.type != "cuda":
         raise DakdError(f"extract.decode_device: cuda decodes on the GPU (NVDEC), but extraction runs on {device}")
+    check_decoder(cfg.decoder)
     backbones = build_backbones(cfg, device, seed)
     fingerprint = extraction_fingerprint(cfg, backbones)
     failures = []
     for number in wanted:
-        path = Path(out_dir) / shard_name(number)
+        path = Path(out_dir) / shard_file_name(number)
         if shard_is_current(path, fingerprint, groups[number]):
             failures += read_failures(path)
             continue
         failures += extract_shard(groups[number], cfg, backbones, device, path, progress, timings)
     return failures
-
-
-def shard_name(number: int) -> str:
-    return f"shard-{number:05d}.parquet"
 
 
 def read_failures(shard_path: str | os.PathLike) -> list[dict[str, str]]:

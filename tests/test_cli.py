@@ -38,3 +38,21 @@ def test_cli_errors_are_one_line_and_name_the_file(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "t.pt").exists()
+
+
+def test_threads_option_reaches_torch_and_zero_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    import torch
+
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(variable, raising=False)  # restored after the test
+    before = torch.get_num_threads()
+    try:
+        assert main(["synthetic-features", "--threads", "1", "--out-dir", str(tmp_path / "a")]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    capsys.readouterr()
+    assert main(["synthetic-features", "--threads", "0", "--out-dir", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err == "dakd synthetic-features: error: --threads must be at least 1, got 0\n"
+    assert not (tmp_path / "b").exists()

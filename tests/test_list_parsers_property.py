@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dakd.errors import DakdError
-from dakd.features.community import read_video_list
+from dakd.released.lists import read_video_list
 
 NAMES = ["Abuse001_x264", "Normal_Videos_003_x264", "01_0014", "01_001"]
 TOKENS = st.sampled_from([*(f"{n}{s}" for n in NAMES for s in ("_i3d.npy", "__0.npy", "__5.npy", ".npy", "_1.npy")),

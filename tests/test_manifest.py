@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dakd.datasets.manifest import MANIFEST_COLUMNS, VideoTask, read_manifest
 from dakd.errors import DakdError
-from dakd.extract import MANIFEST_COLUMNS, VideoTask, read_manifest
 
 HEADER = ",".join(MANIFEST_COLUMNS)
 

@@ -20,15 +20,11 @@ import pytest
 
 from dakd.annotations import mask_intervals, read_annotation_table
 from dakd.features import read_metadata, read_shard
-from dakd.features.community import (
-    FeatureImportError,
-    FeatureSource,
-    GroundTruthVideo,
-    ImportSettings,
-    import_features,
-    read_video_list,
-    split_ground_truth,
-)
+from dakd.released.errors import FeatureImportError
+from dakd.released.importer import import_features
+from dakd.released.lists import read_video_list
+from dakd.released.sources import FeatureSource, ImportSettings
+from dakd.released.truth import GroundTruthVideo, split_ground_truth
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 pytestmark = pytest.mark.skipif(not REALDATA.is_dir(), reason="the field's released list and ground-truth files "

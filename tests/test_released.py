@@ -1,4 +1,4 @@
-"""Importing and exporting the community's released .npy features (RTFM, UR-DMU, VadCLIP layouts)."""
+"""Importing and exporting the community's released .npy features (RTFM, UR-DMU, VadCLIP layouts): dakd.released."""
 
 import csv
 import dataclasses
@@ -8,24 +8,23 @@ import zlib
 
 import numpy as np
 import pytest
+import yaml
 
 from dakd.annotations import read_annotation_table, read_annotations
 from dakd.cli import main
+from dakd.config import ConfigError
 from dakd.errors import DakdError
-from dakd.features import community, load_bags, read_metadata, read_shard
-from dakd.features.community import (
-    FeatureImportError,
-    FeatureSource,
-    ImportSettings,
-    export_features,
-    import_features,
-    label_from_csv,
-    label_from_name,
-    read_video_list,
-    sources_from_mapping,
-    video_id_of,
-)
+from dakd.features import load_bags, read_metadata, read_shard
 from dakd.features.store import BackboneInfo, VideoFeatures, VideoMeta, write_shard
+from dakd.released import lists, paths
+from dakd.released.errors import FeatureImportError
+from dakd.released.export import export_features
+from dakd.released.importer import import_features
+from dakd.released.labels import label_from_csv, label_from_name
+from dakd.released.layouts import CROP_MODES, LAYOUT_RULES, LAYOUTS
+from dakd.released.lists import read_video_list
+from dakd.released.paths import video_id_of
+from dakd.released.sources import FeatureSource, ImportSettings, mapping_from_config, sources_from_mapping
 from dakd.stages import expand_shards
 
 DIM = 6
@@ -470,8 +469,8 @@ def test_each_folder_is_listed_once(tmp_path, monkeypatch):
         lines.append(f"/data/Abuse/{video_id}__0.npy")
     (tmp_path / "a.list").write_text("\n".join(lines))
     calls = []
-    real = community.os.scandir
-    monkeypatch.setattr(community.os, "scandir", lambda path: calls.append(str(path)) or real(path))
+    real = paths.os.scandir
+    monkeypatch.setattr(paths.os, "scandir", lambda path: calls.append(str(path)) or real(path))
     for mode in ("listed", "all"):
         calls.clear()
         got = read_video_list(tmp_path / "a.list", "ucf_crime", tmp_path, crops=mode)
@@ -657,10 +656,13 @@ def test_import_options_are_range_checked(options, message):
 
 
 def test_bad_source_modes_and_cli_options_are_one_line_errors(tmp_path, capsys):
-    spec = {"naming": "ucf_crime", "sources": {"i3d": {"train": "a.list", "crops": "some"}}}
-    with pytest.raises(FeatureImportError,
-                       match=r"^config\.yaml: source 'i3d': crops 'some' is not one of listed, all$"):
-        sources_from_mapping(spec, "config.yaml")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"datasets": {"ucf": {
+        "kind": "features", "root": str(tmp_path), "naming": "ucf_crime", "ground_truth": "gt.npy",
+        "sources": {"i3d": {"train": "a.list", "crops": "some"}}}}}))
+    with pytest.raises(ConfigError, match=r"^\S+config\.yaml: datasets\.ucf\.sources\.i3d\.crops must be one of "
+                                          r"listed, all, got 'some'$"):
+        mapping_from_config(config, "ucf")  # checked when the entry is read, before any file is
     _write_rtfm(tmp_path)
     for flag, value in (("--fps", "0"), ("--shard-size", "0"), ("--snippet-len", "-16"), ("--fps", "nan")):
         assert main(["import-features", "--kind", "ucf_crime", "--train", f"i3d={tmp_path / 'ucf-i3d.list'}",
@@ -695,3 +697,16 @@ def test_npy_files_of_any_order_and_float_type_are_read_and_truncated_ones_refus
                                                  r"\(2, 10, 6\) float32 needs \d+ \(a truncated"):
         import_features([_rtfm_source(tmp_path)], ImportSettings("ucf_crime"), tmp_path / "out2", progress=False)
     assert not (tmp_path / "out2").exists()
+
+
+def test_the_dispatch_tables_are_the_choices_and_the_command_line_refuses_others(tmp_path, capsys):
+    assert tuple(lists.CROP_SELECTORS) == CROP_MODES
+    assert LAYOUTS == ("auto", *LAYOUT_RULES)
+    for layout in ("i3d=rtfm3", "tiles"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["import-features", "--kind", "ucf_crime", "--train", "i3d=a.list", "--layout", layout,
+                  "--out-dir", str(tmp_path / "o")])
+        assert exit_info.value.code == 2
+        assert "argument --layout: invalid choice" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 from ..annotations import mask_intervals
 from ..atomic import read_text
 from .base import DatasetError, DatasetIndex, VideoEntry, find_videos, locate, register_dataset, require_file
+from .naming import shanghaitech_label, ucf_label, xd_label
 
 
 def _lines(path: Path) -> list[tuple[int, str]]:
@@ -65,15 +65,6 @@ def _video_file_name(listed: str, where: str) -> str:
     if not name:
         raise DatasetError(f"{where}: no video name in {listed!r}")
     return name if Path(name).suffix else f"{name}.mp4"
-
-
-def ucf_label(video_id: str) -> tuple[int, str] | None:
-    """(label, class) from a UCF-Crime name: ``Normal_Videos_003_x264`` normal,
-    ``Abuse001_x264`` anomalous of class Abuse; None when the name carries neither."""
-    if "normal" in video_id.lower():
-        return 0, "Normal"
-    match = re.match(r"([A-Za-z]+?)\d", video_id)
-    return (1, match.group(1)) if match else None
 
 
 def _ucf_annotation(fields: list[str], where: str) -> tuple[str, str, list[tuple[int, int]]]:
@@ -154,31 +145,6 @@ def _first_present(root: Path, chosen: str | None, defaults: tuple[str, ...]) ->
     if chosen:
         return root / chosen
     return next((root / name for name in defaults if (root / name).is_file()), root / defaults[0])
-
-
-def shanghaitech_label(video_id: str) -> tuple[int, str] | None:
-    """(label, class) of a ShanghaiTech video in Zhong et al.'s split: the original training
-    videos (``01_001``) are normal, the original test videos (``01_0014``) anomalous."""
-    if re.fullmatch(r"\d{2}_\d{3}", video_id):
-        return 0, "Normal"
-    if re.fullmatch(r"\d{2}_\d{4}", video_id):
-        return 1, "Anomaly"
-    return None
-
-
-XD_CLASSES = {"A": "Normal", "B1": "Fighting", "B2": "Shooting", "B4": "Riot", "B5": "Abuse",
-              "B6": "Car accident", "G": "Explosion"}
-XD_LABEL = re.compile(r"label_([A-Z]\d?)")
-
-
-def xd_label(name: str) -> tuple[int, str] | None:
-    """(label, class) from an XD-Violence name: ``..._label_A`` normal, ``..._label_B1-0-0``
-    violent with the class of the first code; None when the name carries no label."""
-    match = XD_LABEL.search(name)
-    if match is None:
-        return None
-    code = match.group(1)
-    return int(code != "A"), XD_CLASSES.get(code, code)
 
 
 @register_dataset("xd_violence")

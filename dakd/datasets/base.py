@@ -7,7 +7,6 @@ Every adapter returns a :class:`DatasetIndex`; :func:`write_index` stores it as 
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..annotations import Interval, write_annotations
-from ..atomic import atomic_path
 from ..errors import DakdError
 from ..ids import check_split, check_video_id
 from ..registry import Registry
+from .manifest import write_manifest
 
 
 class DatasetError(DakdError):
@@ -42,6 +41,10 @@ class DatasetIndex:
     videos: list[VideoEntry]
     intervals: dict[str, list[Interval]] = field(default_factory=dict)
     num_frames: dict[str, int] = field(default_factory=dict)
+
+    def split_counts(self) -> dict[str, int]:
+        """Videos per split, splits in name order."""
+        return {s: sum(v.split == s for v in self.videos) for s in sorted({v.split for v in self.videos})}
 
 
 Adapter = Callable[[Path, dict[str, Any]], DatasetIndex]
@@ -119,9 +122,5 @@ def locate(videos: dict[str, Path], name: str, listed_in: Path) -> Path:
 
 def write_index(index: DatasetIndex, manifest: str | os.PathLike, annotations: str | os.PathLike) -> None:
     """Write the manifest CSV (absolute video paths) and the annotation Parquet, atomically."""
-    with atomic_path(manifest) as tmp, tmp.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["video_id", "path", "split", "label", "class_name"])
-        for v in index.videos:
-            writer.writerow([v.video_id, str(Path(v.path).resolve()), v.split, v.label, v.class_name])
+    write_manifest(index.videos, manifest)
     write_annotations(annotations, index.intervals, index.num_frames)

@@ -9,8 +9,12 @@ from .store import (
     Shard,
     VideoFeatures,
     VideoMeta,
+    failure_manifest_path,
+    failures_file_name,
+    list_shards,
     read_metadata,
     read_shard,
+    shard_file_name,
     write_shard,
 )
 
@@ -24,7 +28,10 @@ __all__ = [
     "VideoFeatures",
     "VideoMeta",
     "backbone_dims",
+    "failure_manifest_path",
+    "failures_file_name",
     "iter_snippet_videos",
+    "list_shards",
     "load_bags",
     "load_snippet_videos",
     "read_metadata",
@@ -33,5 +40,6 @@ __all__ = [
     "segment_bounds",
     "segment_pool",
     "segment_ranges",
+    "shard_file_name",
     "write_shard",
 ]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,6 +58,36 @@ META_FIELDS: tuple[pa.Field, ...] = (
     pa.field("num_snippets", pa.int32(), nullable=False),
     pa.field("last_snippet_frames", pa.int32(), nullable=False),
 )
+
+
+# The files a feature folder holds per shard: the shard and, from extraction, its failure manifest.
+SHARD_OUTPUT = re.compile(r"shard-\d+\.(parquet|failures\.json)")
+
+
+def shard_file_name(index: int) -> str:
+    """The file name of shard number ``index`` (``shard-00003.parquet``)."""
+    return f"shard-{index:05d}.parquet"
+
+
+def failures_file_name(index: int) -> str:
+    """The file name of shard ``index``'s failure manifest (``shard-00003.failures.json``)."""
+    return failure_manifest_path(shard_file_name(index)).name
+
+
+def failure_manifest_path(shard_path: str | os.PathLike) -> Path:
+    """The failure manifest beside a shard: the videos extraction could not read."""
+    shard_path = Path(shard_path)
+    return shard_path.with_name(shard_path.stem + ".failures.json")
+
+
+def is_shard_output(name: str) -> bool:
+    """Whether a file name is one a shard writer writes (a shard or a failure manifest)."""
+    return SHARD_OUTPUT.fullmatch(name) is not None
+
+
+def list_shards(folder: str | os.PathLike) -> list[Path]:
+    """The shards of a folder: its ``*.parquet`` files, sorted, without hidden (temporary) ones."""
+    return sorted(p for p in Path(folder).glob("*.parquet") if not p.name.startswith("."))
 
 
 class FeatureStoreError(DakdError):
@@ -141,10 +172,8 @@ def write_shard(
             expected = (video.meta.num_snippets, info.crops, info.dim)
             if array is None or array.shape != expected:
                 got = None if array is None else tuple(array.shape)
-                raise FeatureStoreError(
-                    f"{path}: video {video.meta.video_id!r} backbone {name!r} has shape {got}, "
-                    f"expected {expected}"
-                )
+                raise FeatureStoreError(f"{path}: video {video.meta.video_id!r} backbone {name!r} has shape {got}, "
+                                        f"expected {expected}")
             array = np.ascontiguousarray(array, dtype=np.float32)
             check_finite(array, f"{path}: video {video.meta.video_id!r} backbone {name!r}")
             flat[name].append(array.reshape(-1))
@@ -239,11 +268,8 @@ def check_meta(meta: VideoMeta, path: Path) -> VideoMeta:
     return meta
 
 
-def read_shard(
-    path: str | os.PathLike,
-    backbones: Sequence[str] | None = None,
-    expected_dims: dict[str, int] | None = None,
-) -> Shard:
+def read_shard(path: str | os.PathLike, backbones: Sequence[str] | None = None,
+               expected_dims: dict[str, int] | None = None) -> Shard:
     """Read a whole shard; ``features`` arrays are zero-copy views on the Arrow buffers.
 
     Args:
@@ -257,11 +283,8 @@ def read_shard(
     return Shard(path=path, backbones={n: infos[n] for n in wanted}, provenance=prov, videos=videos)
 
 
-def iter_shard_videos(
-    path: str | os.PathLike,
-    backbones: Sequence[str] | None = None,
-    expected_dims: dict[str, int] | None = None,
-) -> Iterator[VideoFeatures]:
+def iter_shard_videos(path: str | os.PathLike, backbones: Sequence[str] | None = None,
+                      expected_dims: dict[str, int] | None = None) -> Iterator[VideoFeatures]:
     """Yield a shard's videos one row group at a time (a video per row group in shards written
     by :func:`write_shard`), so a reader holds one video rather than the whole shard."""
     path = Path(path)
@@ -288,10 +311,9 @@ def _read_videos(path: Path, infos: dict[str, BackboneInfo], wanted: list[str]) 
             for video, flat in zip(videos, _iter_rows(table.column(feature_column(name)))):
                 expected = video.meta.num_snippets * info.crops * info.dim
                 if flat.size != expected:
-                    raise FeatureStoreError(
-                        f"{path}: video {video.meta.video_id!r} backbone {name!r} holds {flat.size} "
-                        f"values, expected {video.meta.num_snippets}x{info.crops}x{info.dim}"
-                    )
+                    raise FeatureStoreError(f"{path}: video {video.meta.video_id!r} backbone {name!r} holds "
+                                            f"{flat.size} values, expected "
+                                            f"{video.meta.num_snippets}x{info.crops}x{info.dim}")
                 check_finite(flat.reshape(video.meta.num_snippets, -1), f"{path}: video {video.meta.video_id!r} "
                              f"backbone {name!r}")
                 video.features[name] = flat.reshape(video.meta.num_snippets, info.crops, info.dim)
@@ -304,14 +326,10 @@ def _check_columns(path: Path, backbones: Sequence[str] | None, expected_dims: d
     wanted = list(infos) if backbones is None else list(backbones)
     for name in wanted:
         if name not in infos:
-            raise FeatureStoreError(
-                f"{path}: no features for backbone {name!r} (shard has {sorted(infos)})"
-            )
+            raise FeatureStoreError(f"{path}: no features for backbone {name!r} (shard has {sorted(infos)})")
         if expected_dims and name in expected_dims and infos[name].dim != expected_dims[name]:
-            raise FeatureStoreError(
-                f"{path}: backbone {name!r} features are {infos[name].dim}-d, "
-                f"expected {expected_dims[name]}-d"
-            )
+            raise FeatureStoreError(f"{path}: backbone {name!r} features are {infos[name].dim}-d, "
+                                    f"expected {expected_dims[name]}-d")
     return infos, prov, wanted
 
 
