@@ -1,12 +1,13 @@
 # dakd: raw videos -> features -> teacher -> pseudo-labels -> student -> evaluation.
 #
-#   snakemake --cores 2 results/demo/student_auc.json     # the embedded demo, CPU only
+#   snakemake --cores 2                                   # the embedded demo (target 'all'), CPU only
 #   snakemake --cores 8 results/ucf/student_auc.json      # UCF-Crime where config.yaml says
 #   snakemake --cores 8 results/ucf/tables/table4.md      # a paper table, mean ± std over seeds
 #   snakemake --cores 8 results/ucf/scored.json           # score every video under score.input_dir
 #
 # Stages live in workflow/rules/, one file each; config.yaml is validated on load, and every job
 # runs with the config Snakemake holds, command-line overrides included (workflow/rules/common.smk).
+# The Python behind the rules is in dakd/workflow/.
 
 from snakemake.utils import min_version
 
@@ -29,7 +30,10 @@ include: "workflow/rules/reproduce.smk"
 include: "workflow/rules/score.smk"
 
 
+# The demo: the student's metrics and its plots (`snakemake --report report.html` then shows them all).
 rule all:
+    default_target: True
     input:
         "results/demo/student_auc.json",
         "results/demo/plots/student_roc.png",
+        "results/demo/plots/student_timelines.png",

@@ -10,15 +10,19 @@ anomalous test videos only, of one class or of all.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 
 from .annotations import AnnotationError, Interval, check_fits_video, frame_labels
+from .atomic import atomic_path
 from .config import EvaluateConfig
 from .features import SnippetVideo, VideoMeta, segment_pool, segment_ranges
 from .models import AnomalyDetector
@@ -79,8 +83,14 @@ def _crop_mean(scores: torch.Tensor) -> np.ndarray:
 
 def snippet_to_frames(snippet_scores: np.ndarray, meta: VideoMeta) -> np.ndarray:
     """Repeat each snippet score over its frames, (S,) -> (covered_frames,)."""
-    frames = np.arange(meta.covered_frames)
-    return snippet_scores[np.minimum(frames // meta.snippet_stride, len(snippet_scores) - 1)]
+    return frames_of(snippet_scores, meta.covered_frames, meta.snippet_stride)
+
+
+def frames_of(snippet_scores: np.ndarray, num_frames: int, snippet_stride: int) -> np.ndarray:
+    """(S,) snippet scores -> (num_frames,): frame i gets the score of snippet i // stride (the last
+    snippet's past the end)."""
+    frames = np.arange(num_frames)
+    return snippet_scores[np.minimum(frames // snippet_stride, len(snippet_scores) - 1)]
 
 
 def match_annotations(videos: Sequence[SnippetVideo], table: Mapping[str, tuple[list[Interval], int | None]],
@@ -134,7 +144,7 @@ def score_videos(model: AnomalyDetector, videos: Sequence[SnippetVideo],
 
 
 def _metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float | None]:
-    # Imported here: scikit-learn (with SciPy) costs about a second at start-up, and the
+    # Imported here: scikit-learn (with SciPy) is slow to import, and the
     # training commands, which import this module, only need it with a validation split.
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -173,3 +183,42 @@ def _within(results: Sequence[VideoScores]) -> float | None:
         return None
     return _metrics(np.concatenate([r.frame_labels for r in results]),
                     np.concatenate([r.frame_scores for r in results]))["auc"]
+
+
+# ---------------------------------------------------------------- the per-video scores file
+
+
+@dataclass(frozen=True)
+class StoredScores:
+    """One video of a scores file (:func:`write_scores`), expanded to frames as evaluation scored it."""
+
+    video_id: str
+    label: int
+    class_name: str
+    frame_scores: np.ndarray
+    frame_labels: np.ndarray
+
+
+def write_scores(path: str | os.PathLike, results: Sequence[VideoScores]) -> None:
+    """Per-video snippet scores and frame labels (``evaluate --scores-out``: plots, error analysis), atomically."""
+    table = pa.table({
+        "video_id": [r.meta.video_id for r in results],
+        "label": pa.array([r.meta.label for r in results], pa.int8()),
+        "class_name": [r.meta.class_name for r in results],
+        "snippet_stride": pa.array([r.meta.snippet_stride for r in results], pa.int32()),
+        "snippet_scores": pa.array([r.snippet_scores for r in results], pa.list_(pa.float32())),
+        "frame_labels": pa.array([r.frame_labels for r in results], pa.list_(pa.uint8())),
+    })
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_scores(path: str | os.PathLike) -> list[StoredScores]:
+    """The videos of a scores file, each snippet score repeated over its frames (:func:`frames_of`)."""
+    videos = []
+    for row in pq.read_table(path).to_pylist():
+        labels = np.asarray(row["frame_labels"], dtype=np.uint8)
+        scores = np.asarray(row["snippet_scores"], dtype=np.float32)
+        videos.append(StoredScores(row["video_id"], row["label"], row["class_name"],
+                                   frames_of(scores, len(labels), row["snippet_stride"]), labels))
+    return videos

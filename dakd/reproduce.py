@@ -10,7 +10,8 @@ Runs are content-addressed: a run's teacher lives in ``runs/t<digest>`` where th
 covers every config section that decides the teacher (seed included), its pseudo-labels
 in ``t<..>/p<digest>`` and its student in ``t<..>/p<..>/s<digest>``. Rows that differ only
 in student settings therefore share one teacher per seed, and a study reruns nothing
-another study has already trained.
+another study has already trained. Which sections each stage reads, the digest width and the
+directory patterns are :mod:`dakd.workflow.sections`.
 
 The evaluation settings (``evaluate``) decide a model only when a validation split picks
 its epoch; otherwise rows that differ only in them share the checkpoints and differ in the
@@ -21,7 +22,6 @@ therefore re-evaluates the same checkpoints instead of training new ones.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 import math
@@ -32,26 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_path
 from .config import ConfigError, DakdConfig, dataset_config, set_dotted
-from .provenance import config_digest, provenance
+from .provenance import config_digest
+from .workflow.sections import DIGEST_CHARS, EVALUATION, RUN_STAGES, STAGE_SECTIONS, run_digest_sections
 
 MODELS = ("teacher", "student")
-# The config sections that decide each stage's output, in pipeline order; a stage also
-# depends on every section of the stages before it. EVALUATION joins the teacher's (and so
-# every later stage's) when validation.split is set: then it picks the epoch.
-STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "teacher": ("seed", "device", "features", "teacher", "validation"),
-    "pseudo_labels": ("pseudo_labels",),
-    "student": ("student",),
-}
-EVALUATION = "evaluate"
-STAGES = tuple(STAGE_SECTIONS)
+# The learning stages in pipeline order (the map of the sections each reads: dakd.workflow.sections).
+STAGES = tuple(RUN_STAGES)
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
-DIGEST_CHARS = 10
-RUN_DIR_PATTERN = r"t[0-9a-f]{10}(/p[0-9a-f]{10}/s[0-9a-f]{10})?"
-# A result file evaluated with settings other than the dataset's: <model>_auc.<tag>.json
-EVALUATION_PATTERN = r"e[0-9a-f]{10}"
+# What a study row may change: the sections the learning stages and the evaluation read.
+READABLE = frozenset(s for stage in (*STAGES, EVALUATION) for s in STAGE_SECTIONS[stage]) | {EVALUATION}
 
 
 @dataclass(frozen=True)
@@ -90,7 +80,7 @@ class Run:
     dirs: dict[str, str]  # stage -> directory holding that stage's output
     changes: dict[str, dict[str, Any]]  # stage -> the dotted changes (seed included) that stage sees
     evaluate: dict[str, Any]  # the resolved evaluate section its models are scored with
-    evaluation: str | None  # an EVALUATION_PATTERN tag when that section differs from the dataset's own
+    evaluation: str | None  # an e<digest> tag when that section differs from the dataset's own
 
     def result(self, model: str) -> str:
         """Relative path of the model's evaluation JSON."""
@@ -161,17 +151,16 @@ def _row(entry: dict[str, Any], models: tuple[str, ...], context: str) -> Row:
 
 def plan_study(config: dict[str, Any], study: Study, seeds: Sequence[int]) -> list[Run]:
     """Every (row, seed) of ``study`` on ``config`` (a dataset's merged config mapping)."""
-    readable = {s for sections in STAGE_SECTIONS.values() for s in sections} | {EVALUATION}
     try:
         own_evaluation = DakdConfig.from_dict(config).to_dict()[EVALUATION]
     except ConfigError as exc:
         raise ConfigError(f"study {study.name!r}: {exc}") from None
     runs = []
     for row in study.rows:
-        unread = sorted(k for k in row.changes if k.split(".")[0] not in readable)
+        unread = sorted(k for k in row.changes if k.split(".")[0] not in READABLE)
         if unread:
             raise ConfigError(f"study {study.name!r} row {row.label!r}: {', '.join(unread)}: a row changes what "
-                              f"the learning stages and the evaluation read ({', '.join(sorted(readable))}); "
+                              f"the learning stages and the evaluation read ({', '.join(sorted(READABLE))}); "
                               f"other sections need a dataset of their own")
         for seed in seeds:
             changes = {**row.changes, "seed": seed}
@@ -189,13 +178,10 @@ def _run(row: Row, seed: int, resolved: dict[str, Any], changes: dict[str, Any],
     """The run directories of one row at one seed; ``own_evaluation`` is the dataset's own
     evaluate section, whose results keep the plain file name."""
     dirs, stage_changes, parts, seen = {}, {}, [], []
-    for stage, prefix in zip(STAGES, "tps"):
-        sections = STAGE_SECTIONS[stage]
-        if stage == "teacher" and resolved["validation"]["split"] is not None:
-            sections += (EVALUATION,)  # the validation split is scored with these settings
+    for stage, sections in run_digest_sections(resolved["validation"]["split"]).items():
         seen.extend(sections)
         digest = config_digest({s: resolved[s] for s in sections})[:DIGEST_CHARS]
-        parts.append(f"{prefix}{digest}")
+        parts.append(f"{RUN_STAGES[stage]}{digest}")
         dirs[stage] = "/".join(parts)
         stage_changes[stage] = {k: v for k, v in changes.items() if k.split(".")[0] in seen}
     evaluate = resolved[EVALUATION]
@@ -314,112 +300,3 @@ def collect(study: Study, runs: Sequence[Run], runs_root: str | os.PathLike) -> 
             cells.append(Cell(row, model, "/".join(sorted(metrics)), values, dirs, "/".join(sorted(units)),
                               results, nce))
     return cells
-
-
-def _fmt(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:.4f}"
-
-
-def write_tables(study: Study, cells: Sequence[Cell], dataset_kind: str | None, out_dir: str | os.PathLike,
-                 provenance: dict[str, Any]) -> dict[str, Path]:
-    """``<study>.csv`` (mean/std per row and model), ``<study>_runs.csv`` (every seed),
-    ``<study>.md`` and ``<study>.png``; returns the paths."""
-    out_dir = Path(out_dir)
-    paths = {k: out_dir / f"{study.name}{s}" for k, s in
-             (("summary", ".csv"), ("runs", "_runs.csv"), ("markdown", ".md"), ("plot", ".png"))}
-    with atomic_path(paths["summary"]) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["study", "row", "x", "model", "metric", "mean_percent", "std_percent", "seeds",
-                         "paper_percent", "nce_active_percent", "unit"])
-        for cell in cells:
-            nce = cell.nce_active_mean
-            writer.writerow([study.name, cell.row.label, "" if cell.row.x is None else cell.row.x, cell.model,
-                             cell.metric, _fmt(cell.mean), _fmt(cell.std), len(cell.values),
-                             _paper(cell, dataset_kind) or "", "" if nce is None else f"{nce:.2f}", cell.unit])
-    with atomic_path(paths["runs"]) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["study", "row", "x", "model", "seed", "metric", "value_percent", "run_dir",
-                         "nce_active_percent", "unit", "result"])
-        for cell in cells:
-            for seed, value in cell.values.items():
-                nce = cell.nce_active.get(seed)
-                writer.writerow([study.name, cell.row.label, "" if cell.row.x is None else cell.row.x, cell.model,
-                                 seed, cell.metric, f"{value:.4f}", cell.dirs[seed],
-                                 "" if nce is None else f"{nce:.2f}", cell.unit, cell.results[seed]])
-    with atomic_path(paths["markdown"]) as tmp:
-        tmp.write_text(markdown(study, cells, dataset_kind, provenance))
-    from .plots import plot_study
-
-    plot_study(study, cells, paths["plot"])
-    return paths
-
-
-def _paper(cell: Cell, dataset_kind: str | None) -> float | None:
-    if dataset_kind is None or cell.model != cell.row.models[-1]:
-        return None
-    return cell.row.paper.get(dataset_kind)
-
-
-def markdown(study: Study, cells: Sequence[Cell], dataset_kind: str | None, provenance: dict[str, Any]) -> str:
-    """The study as a Markdown table: mean ± std (%) per model, the paper's number where known."""
-    models = study.models
-    metric = "/".join(sorted({c.metric.upper() for c in cells}))
-    show_paper = any(_paper(c, dataset_kind) is not None for c in cells)
-    seeds = sorted({s for c in cells for s in c.values})
-    header = [study.row_header, *(f"{m.capitalize()} {metric} (%)" for m in models)]
-    if show_paper:
-        header.append("Paper (%)")
-    show_nce = any(c.nce_active for c in cells)
-    if show_nce:
-        header.append("L_nce active (% of batches)")
-    show_unit = len({c.unit for c in cells}) > 1
-    if show_unit:
-        header.append("Evaluation unit")
-    lines = [f"# {study.title}", "",
-             f"Mean ± sample standard deviation over {len(seeds)} seed(s) {seeds}; each seed's value is in "
-             f"`{study.name}_runs.csv`.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in study.rows:
-        by_model = {c.model: c for c in cells if c.row == row}
-        values = []
-        for model in models:
-            cell = by_model.get(model)
-            if cell is None:
-                values.append("")
-            elif math.isnan(cell.std):
-                values.append(f"{cell.mean:.2f}")
-            else:
-                values.append(f"{cell.mean:.2f} ± {cell.std:.2f}")
-        if show_paper:
-            paper = [_paper(c, dataset_kind) for c in by_model.values()]
-            values.append(next((f"{p:.2f}" for p in paper if p is not None), ""))
-        if show_nce:
-            student = by_model.get("student")
-            nce = None if student is None else student.nce_active_mean
-            values.append("" if nce is None else f"{nce:.1f}")
-        if show_unit:
-            values.append("/".join(sorted({c.unit for c in by_model.values()})))
-        lines.append("| " + " | ".join([row.label, *values]) + " |")
-    if show_unit:
-        lines += ["", "Evaluation unit: snippet scores every snippet of a test video (RTFM's protocol); segment "
-                  "scores the features.segments pooled training segments and spreads each score over its snippets."]
-    if show_nce:
-        lines += ["", "L_nce active: the share of the student's training batches in which the InfoNCE term took "
-                  "part (it needs segments on both sides of delta); at 0 a row trains as if without L_nce."]
-    lines += ["", f"Dataset kind: {dataset_kind or 'unknown'}; code {provenance.get('code_version')}; "
-              f"config digest {provenance.get('config_digest')}.", ""]
-    return "\n".join(lines)
-
-
-def tabulate(data: dict[str, Any], dataset: str, study_name: str, runs_root: str | os.PathLike,
-             out_dir: str | os.PathLike, where: Any = "config") -> dict[str, Path]:
-    """Collect one study's results on ``dataset`` and write its CSV, Markdown and plot."""
-    plan = plan_dataset(data, dataset, where)
-    if study_name not in plan.studies:
-        raise ConfigError(f"{where}: no study {study_name!r} under reproduce.studies (have {sorted(plan.studies)})")
-    study = plan.studies[study_name]
-    cells = collect(study, plan.runs[study_name], runs_root)
-    prov = provenance("tabulate", {"study": study_name, "seeds": list(plan.seeds),
-                                   "reproduce": dataset_config(data, dataset, where).get("reproduce")},
-                      dataset=dataset, runs_root=str(runs_root))
-    return write_tables(study, cells, plan.dataset_kind, out_dir, prov)

@@ -10,16 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
 from .annotations import read_annotation_table
-from .atomic import atomic_path, write_json
+from .atomic import write_json
 from .checkpoints import load_detector, save_checkpoint
 from .config import DakdConfig
 from .errors import DakdError
-from .evaluate import VideoScores, frame_metrics, match_annotations, score_video, score_videos, snippet_to_frames
+from .evaluate import (
+    VideoScores,
+    frame_metrics,
+    match_annotations,
+    score_video,
+    score_videos,
+    snippet_to_frames,
+    write_scores,
+)
 from .features import iter_snippet_videos, load_bags, load_snippet_videos, read_metadata
 from .models import AnomalyDetector
 from .operating_points import behaviour_on, model_points, operating_points
@@ -261,16 +267,3 @@ def _operating_points_on(model_path: PathLike, payload: dict[str, Any], results:
     return {"from": where, "chosen_on": {"f1": points["f1"]["split"], "fpr": "train (normal videos)"},
             "points": behaviour}
 
-
-def write_scores(path: PathLike, results: Sequence[VideoScores]) -> None:
-    """Per-video snippet scores (for plots and error analysis), atomically."""
-    table = pa.table({
-        "video_id": [r.meta.video_id for r in results],
-        "label": pa.array([r.meta.label for r in results], pa.int8()),
-        "class_name": [r.meta.class_name for r in results],
-        "snippet_stride": pa.array([r.meta.snippet_stride for r in results], pa.int32()),
-        "snippet_scores": pa.array([r.snippet_scores for r in results], pa.list_(pa.float32())),
-        "frame_labels": pa.array([r.frame_labels for r in results], pa.list_(pa.uint8())),
-    })
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)

@@ -11,7 +11,16 @@ from dakd.annotations import (
     write_annotations,
 )
 from dakd.config import EvaluateConfig, ModelConfig
-from dakd.evaluate import VideoScores, frame_metrics, match_annotations, score_video, score_videos, snippet_to_frames
+from dakd.evaluate import (
+    VideoScores,
+    frame_metrics,
+    match_annotations,
+    read_scores,
+    score_video,
+    score_videos,
+    snippet_to_frames,
+    write_scores,
+)
 from dakd.features import SnippetVideo, VideoMeta
 from dakd.models import AnomalyDetector
 
@@ -24,6 +33,20 @@ def test_snippet_scores_repeat_over_frames_to_the_covered_length():
     frames = snippet_to_frames(np.array([0.1, 0.5, 0.9], dtype=np.float32), _meta())
     assert frames.shape == (37,)
     assert (frames[:16] == 0.1).all() and (frames[16:32] == 0.5).all() and (frames[32:] == 0.9).all()
+
+
+def test_the_scores_file_gives_back_the_frames_evaluation_scored(tmp_path):
+    results = []
+    for meta, scores in ((_meta("a", 3, 5), [0.1, 0.5, 0.9]), (_meta("b", 2, 16, 0, "Normal"), [0.2, 0.3])):
+        snippets = np.array(scores, dtype=np.float32)
+        results.append(VideoScores(meta, snippets, snippet_to_frames(snippets, meta),
+                                   frame_labels([(3, 20)] if meta.label else [], meta.covered_frames)))
+    write_scores(tmp_path / "s.parquet", results)
+    stored = read_scores(tmp_path / "s.parquet")
+    assert [(v.video_id, v.label, v.class_name) for v in stored] == [("a", 1, "Arrest"), ("b", 0, "Normal")]
+    for video, result in zip(stored, results):
+        np.testing.assert_array_equal(video.frame_scores, result.frame_scores)
+        np.testing.assert_array_equal(video.frame_labels, result.frame_labels)
 
 
 def test_frame_labels_from_intervals_cut_to_length():

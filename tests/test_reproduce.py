@@ -10,18 +10,9 @@ import yaml
 from workflow_helpers import REPO
 
 from dakd.config import ConfigError
-from dakd.reproduce import (
-    EVALUATION_PATTERN,
-    RUN_DIR_PATTERN,
-    collect,
-    evaluation_jobs,
-    markdown,
-    parse_studies,
-    plan_dataset,
-    plan_study,
-    stage_jobs,
-    write_tables,
-)
+from dakd.report.tables import markdown, write_tables
+from dakd.reproduce import collect, evaluation_jobs, parse_studies, plan_dataset, plan_study, stage_jobs
+from dakd.workflow.sections import EVALUATION_PATTERN, RUN_DIR_PATTERN
 
 REPO_CONFIG = REPO / "config.yaml"
 

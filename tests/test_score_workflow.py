@@ -63,5 +63,5 @@ def test_a_missing_footage_folder_stops_the_plan_with_one_line(tmp_path):
     tiny_demo_config(tmp_path)
     run = snakemake(tmp_path, "-n", "results/demo/scored.json", "--config", "score={input_dir: nowhere}")
     assert run.returncode != 0
-    lines = [line for line in (run.stdout + run.stderr).splitlines() if "score.input_dir" in line]
+    lines = [line.strip() for line in (run.stdout + run.stderr).splitlines() if "score.input_dir" in line]
     assert lines == ["dakd: dataset 'demo': score.input_dir nowhere not found"], run.stderr[-2000:]

@@ -5,35 +5,38 @@ if "demo" in config["datasets"]:
 
     rule make_demo:
         output:
-            str(dataset_root("demo") / "demo.json"),
+            str(DATASETS.root("demo") / "demo.json"),
         log:
             "results/demo/logs/make_demo.log",
         benchmark:
             "results/demo/benchmarks/make_demo.tsv"
         params:
-            seed=lambda wc: merged("demo").get("seed", 0),
-            spec=lambda wc: dataset_source("demo"),
-            root=lambda wc: dataset_root("demo"),
+            seed=lambda wc: DATASETS.merged["demo"].get("seed", 0),
+            spec=lambda wc: dataset_source(config, "demo"),
+            root=lambda wc: DATASETS.root("demo"),
         threads: 1
         resources:
             mem_mb=2000,
         shell:
             "dakd make-demo --config {EFFECTIVE_CONFIG:q} --dataset demo --out-dir {params.root:q} "
-            "--seed {params.seed}" + TO_LOG
+            "--seed {params.seed}" + THREADS + TO_LOG
 
 
 checkpoint index_dataset:
     input:
-        require_dataset_root,
+        # a real dataset that is not where config.yaml says stops the plan here, with one line
+        lambda wc: dataset_root_inputs(config, wc.dataset, CONFIG_FILE),
     wildcard_constraints:
-        dataset="|".join(map(re.escape, VIDEO_DATASETS)) or "$^",
+        dataset=one_of(VIDEO_DATASETS),
     output:
         manifest="results/{dataset}/videos.csv",
         annotations="results/{dataset}/annotations.parquet",
     log:
         "results/{dataset}/logs/index_dataset.log",
+    benchmark:
+        "results/{dataset}/benchmarks/index_dataset.tsv"
     params:
-        spec=lambda wc: dataset_source(wc.dataset),
+        spec=lambda wc: dataset_source(config, wc.dataset),
     threads: 1
     resources:
         mem_mb=2000,
@@ -44,7 +47,7 @@ checkpoint index_dataset:
 
 rule import_features:
     input:
-        imported_sources,
+        lambda wc: imported_sources(config, wc.dataset),
     output:
         features=directory("results/{dataset}/imported"),
         annotations="results/{dataset}/annotations.parquet",
@@ -53,12 +56,12 @@ rule import_features:
     benchmark:
         "results/{dataset}/benchmarks/import_features.tsv"
     wildcard_constraints:
-        dataset="|".join(map(re.escape, FEATURE_DATASETS)) or "$^",
+        dataset=one_of(FEATURE_DATASETS),
     params:
-        spec=lambda wc: dataset_source(wc.dataset),
+        spec=lambda wc: dataset_source(config, wc.dataset),
     threads: 1
     resources:
         mem_mb=8000,
     shell:
         "dakd import-features --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} "
-        "--out-dir {output.features:q} --annotations {output.annotations:q} --no-progress" + TO_LOG
+        "--out-dir {output.features:q} --annotations {output.annotations:q} --no-progress" + THREADS + TO_LOG

@@ -1,24 +1,31 @@
-# Frame-level AUC / AP of the teacher and the student on the test split.
+# Frame-level AUC / AP of the teacher and the student on the test split. {run}: empty, or a
+# study's run directory (runs/t<..>/ or runs/t<..>/p<..>/s<..>/); {evaluation}: empty for the
+# dataset's own evaluation settings, .e<digest> for a study row that changes them.
 
 
 rule evaluate:
     input:
         shards=feature_shards,
-        model="results/{dataset}/{model}.pt",
+        model="results/{dataset}/{run}{model}.pt",
         annotations="results/{dataset}/annotations.parquet",
     output:
-        result=report("results/{dataset}/{model}_auc.json", category="{dataset}", subcategory="metrics"),
-        scores="results/{dataset}/{model}_scores.parquet",
+        result=report("results/{dataset}/{run}{model}_auc{evaluation}.json", category="{dataset}",
+                      subcategory="metrics"),
+        scores="results/{dataset}/{run}{model}_scores{evaluation}.parquet",
     log:
-        "results/{dataset}/logs/evaluate_{model}.log",
+        "results/{dataset}/{run}logs/evaluate_{model}{evaluation}.log",
     benchmark:
-        "results/{dataset}/benchmarks/evaluate_{model}.tsv"
+        "results/{dataset}/{run}benchmarks/evaluate_{model}{evaluation}.tsv"
+    wildcard_constraints:
+        run=RUN_PREFIX_PATTERNS["evaluate"],
+        evaluation=rf"(\.{EVALUATION_PATTERN})?",
     params:
-        cfg=lambda wc: stage_params(wc.dataset, "device", "features", "evaluate"),
+        cfg=lambda wc: stage_params(DATASETS.merged[wc.dataset], "evaluate", evaluation_changes(wc)),
+        sets=lambda wc: STUDIES.set_options(evaluation_changes(wc)),
     threads: 2
     resources:
         mem_mb=8000,
     shell:
-        "dakd evaluate --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} --features {input.shards:q} "
-        "--model {input.model:q} --annotations {input.annotations:q} --out {output.result:q} "
-        "--scores-out {output.scores:q}" + TO_LOG
+        "dakd evaluate --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} {params.sets} "
+        "--features {input.shards:q} --model {input.model:q} --annotations {input.annotations:q} "
+        "--out {output.result:q} --scores-out {output.scores:q}" + THREADS + TO_LOG

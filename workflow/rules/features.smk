@@ -12,13 +12,13 @@ rule extract_shard:
     benchmark:
         "results/{dataset}/benchmarks/extract/shard-{shard}.tsv"
     params:
-        cfg=lambda wc: stage_params(wc.dataset, "extract", "seed", "device"),
+        cfg=lambda wc: stage_params(DATASETS.merged[wc.dataset], "extract"),
         number=lambda wc: int(wc.shard),
     threads: 4
     resources:
         mem_mb=16000,
-        gpu=lambda wc: uses_gpu(wc.dataset),
+        gpu=gpus,
     shell:
         "dakd extract --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} --manifest {input.manifest:q} "
         "--out-dir results/{wildcards.dataset:q}/features --shard {params.number} --no-progress "
-        "--tolerate-failures" + TO_LOG
+        "--tolerate-failures" + THREADS + TO_LOG

@@ -1,21 +1,25 @@
-# Between the stages: teacher scores on training videos -> refined pseudo-labels.
+# Between the stages: teacher scores on training videos -> refined pseudo-labels. {run}: empty,
+# or a study's runs/t<digest>/p<digest>/.
 
 
 rule pseudo_labels:
     input:
         shards=feature_shards,
-        teacher="results/{dataset}/teacher.pt",
+        teacher=earlier("teacher", "teacher.pt"),
     output:
-        "results/{dataset}/pseudo_labels.parquet",
+        "results/{dataset}/{run}pseudo_labels.parquet",
     log:
-        "results/{dataset}/logs/pseudo_labels.log",
+        "results/{dataset}/{run}logs/pseudo_labels.log",
     benchmark:
-        "results/{dataset}/benchmarks/pseudo_labels.tsv"
+        "results/{dataset}/{run}benchmarks/pseudo_labels.tsv"
+    wildcard_constraints:
+        run=RUN_PREFIX_PATTERNS["pseudo_labels"],
     params:
-        cfg=lambda wc: stage_params(wc.dataset, "device", "features", "pseudo_labels"),
+        cfg=run_params("pseudo_labels"),
+        sets=lambda wc: STUDIES.set_options(run_changes(wc)),
     threads: 2
     resources:
         mem_mb=8000,
     shell:
-        "dakd pseudo-labels --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} "
-        "--features {input.shards:q} --teacher {input.teacher:q} --out {output:q}" + TO_LOG
+        "dakd pseudo-labels --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} {params.sets} "
+        "--features {input.shards:q} --teacher {input.teacher:q} --out {output:q}" + THREADS + TO_LOG

@@ -11,6 +11,8 @@ rule plots:
                         subcategory="score timelines"),
     log:
         "results/{dataset}/logs/plots_{model}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/plots_{model}.tsv"
     threads: 1
     resources:
         mem_mb=2000,

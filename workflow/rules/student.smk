@@ -1,25 +1,29 @@
-# Stage 2: distil the teacher into the single-backbone student.
+# Stage 2: distil the teacher into the single-backbone student. {run}: empty, or a study's
+# runs/t<digest>/p<digest>/s<digest>/.
 
 
 rule train_student:
     input:
         shards=feature_shards,
         annotations="results/{dataset}/annotations.parquet",
-        teacher="results/{dataset}/teacher.pt",
-        pseudo_labels="results/{dataset}/pseudo_labels.parquet",
+        teacher=earlier("teacher", "teacher.pt"),
+        pseudo_labels=earlier("pseudo_labels", "pseudo_labels.parquet"),
     output:
-        "results/{dataset}/student.pt",
+        "results/{dataset}/{run}student.pt",
     log:
-        "results/{dataset}/logs/train_student.log",
+        "results/{dataset}/{run}logs/train_student.log",
     benchmark:
-        "results/{dataset}/benchmarks/train_student.tsv"
+        "results/{dataset}/{run}benchmarks/train_student.tsv"
+    wildcard_constraints:
+        run=RUN_PREFIX_PATTERNS["student"],
     params:
-        cfg=lambda wc: training_params(wc.dataset, "student"),
+        cfg=run_params("student"),
+        sets=lambda wc: STUDIES.set_options(run_changes(wc)),
     threads: 2
     resources:
         mem_mb=16000,
-        gpu=lambda wc: uses_gpu(wc.dataset),
+        gpu=gpus,
     shell:
-        "dakd train-student --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} "
+        "dakd train-student --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} {params.sets} "
         "--features {input.shards:q} --annotations {input.annotations:q} --teacher {input.teacher:q} "
-        "--pseudo-labels {input.pseudo_labels:q} --out {output:q} --no-progress" + TO_LOG
+        "--pseudo-labels {input.pseudo_labels:q} --out {output:q} --no-progress" + THREADS + TO_LOG

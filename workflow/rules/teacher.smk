@@ -1,4 +1,5 @@
-# Stage 1: the multi-backbone teacher, MIL ranking loss.
+# Stage 1: the multi-backbone teacher, MIL ranking loss. {run} is empty for the dataset's own
+# run (results/{dataset}/teacher.pt) and runs/t<digest>/ for a study's (reproduce.smk).
 
 
 rule train_teacher:
@@ -6,17 +7,21 @@ rule train_teacher:
         shards=feature_shards,
         annotations="results/{dataset}/annotations.parquet",
     output:
-        "results/{dataset}/teacher.pt",
+        "results/{dataset}/{run}teacher.pt",
     log:
-        "results/{dataset}/logs/train_teacher.log",
+        "results/{dataset}/{run}logs/train_teacher.log",
     benchmark:
-        "results/{dataset}/benchmarks/train_teacher.tsv"
+        "results/{dataset}/{run}benchmarks/train_teacher.tsv"
+    wildcard_constraints:
+        run=RUN_PREFIX_PATTERNS["teacher"],
     params:
-        cfg=lambda wc: training_params(wc.dataset, "teacher"),
+        cfg=run_params("teacher"),
+        sets=lambda wc: STUDIES.set_options(run_changes(wc)),
     threads: 2
     resources:
         mem_mb=16000,
-        gpu=lambda wc: uses_gpu(wc.dataset),
+        gpu=gpus,
     shell:
-        "dakd train-teacher --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} "
-        "--features {input.shards:q} --annotations {input.annotations:q} --out {output:q} --no-progress" + TO_LOG
+        "dakd train-teacher --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} {params.sets} "
+        "--features {input.shards:q} --annotations {input.annotations:q} --out {output:q} "
+        "--no-progress" + THREADS + TO_LOG
