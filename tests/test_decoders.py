@@ -25,7 +25,7 @@ DECODERS = [pytest.param(name, marks=pytest.mark.skipif(bool(torchcodec_missing(
 def test_every_configurable_decoder_is_registered():
     from typing import get_args
 
-    from dakd.config import Decoder
+    from dakd.config.choices import Decoder
 
     assert READERS.names() == sorted(get_args(Decoder))
     with pytest.raises(DecodeError, match="unknown decoder 'ffms2'"):
@@ -141,3 +141,25 @@ def test_resize_frames_keeps_shape_dtype_and_the_short_side():
     assert resize_frames(frames, None) is frames and resize_frames(frames, 240) is frames
     flat = torch.full((1, 30, 40, 3), 77, dtype=torch.uint8)
     assert (resize_frames(flat, 15) == 77).all()  # a flat picture stays flat: no ringing, no offset
+
+
+def test_a_decoder_that_cannot_run_stops_the_extraction_once_before_any_video(monkeypatch, tmp_path):
+    import sys
+
+    from dakd import extract
+    from dakd.config import ExtractConfig
+    from dakd.video.readers import check_decoder
+
+    monkeypatch.setitem(sys.modules, "torchcodec.decoders", None)  # import torchcodec.decoders raises ImportError
+    with pytest.raises(DecodeError, match=r"^decoder torchcodec is unavailable \(.*\); install torchcodec"):
+        check_decoder("torchcodec")
+    check_decoder("pyav")
+    manifest = tmp_path / "videos.csv"
+    manifest.write_text("video_id,path,split,label,class_name\nv,v.mp4,train,0,Normal\n")
+
+    def no_backbones(*args, **kwargs):
+        raise AssertionError("backbones were built although no video can be decoded")
+
+    monkeypatch.setattr(extract, "build_backbones", no_backbones)
+    with pytest.raises(DecodeError, match="decoder torchcodec is unavailable"):
+        extract.run_extract(ExtractConfig(decoder="torchcodec"), manifest, tmp_path / "out", torch.device("cpu"))

@@ -14,6 +14,7 @@ import torch
 
 from ..embed import device_resize, embedded_videos
 from ..video.pool import DecodePool
+from ..video.readers import check_decoder
 from .scorer import ScoredVideo, Scorer, video_meta
 from .sources import Source
 
@@ -22,6 +23,7 @@ def score_files(sources: Sequence[Source], scorer: Scorer) -> Iterator[tuple[Sou
     """Yield ``(source, scored, "")`` for each video scored, or ``(source, None, reason)`` for
     one that cannot be decoded, in completion order."""
     cfg = scorer.extraction.cfg
+    check_decoder(cfg.decoder)
     short_side = device_resize(cfg, scorer.device)
     pool = DecodePool([s.location for s in sources], cfg, resize=short_side is None)
     started: dict[int, float] = {}  # when each video's first message arrived

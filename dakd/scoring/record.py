@@ -2,7 +2,7 @@
 
 Training calls :func:`extraction_record`; ``dakd score`` reads the record back
 (:mod:`dakd.scoring.extraction`) to rebuild the extractors. Kept apart from the extractors
-so a training job does not import the backbones (torchvision alone takes seconds to load).
+so a training job does not import the backbones (torchvision is slow to import).
 """
 
 from __future__ import annotations

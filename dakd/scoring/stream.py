@@ -23,7 +23,7 @@ import torch
 
 from ..errors import DakdError
 from ..video import resize_frames
-from ..video.readers import clockwise_turn, upright
+from ..video.readers import clockwise_turn, upright, video_streams
 
 DEFAULT_FPS = 25.0
 
@@ -57,7 +57,7 @@ class FrameStream:
             self.container = av.open(location, format=input_format, timeout=(timeout_s, timeout_s))
         except Exception as exc:  # PyAV raises its own error family, OSError and ValueError here
             raise StreamError(f"{location}: cannot open ({_first_line(exc)})") from None
-        videos = [s for s in self.container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        videos = video_streams(self.container)
         if not videos:
             self.container.close()
             raise StreamError(f"{location}: no video stream")

@@ -1,16 +1,12 @@
 """Frame readers: one interface over decord, PyAV and torchcodec (``extract.decoder``).
 
-Every reader gives the same frames: the video's frames as displayed (turned upright by
-the container's display rotation), at their stored size, as RGB24 from FFmpeg's own
-YUV -> RGB conversion. tests/test_decoders.py checks that the three agree pixel for pixel
-on H.264 with B-frames, VP9, odd sizes, a 1-frame video and a truncated file. Resizing is
-not a reader's job: :func:`dakd.video.decode.resize_frames` does it the same way for all
-(and on the GPU when extraction runs there).
+Every reader gives the same frames (tests/test_decoders.py): as displayed (turned upright
+by the container's rotation), at their stored size, RGB24 from FFmpeg's YUV -> RGB.
+Resizing is :func:`dakd.video.decode.resize_frames`'s job, the same for all readers.
 
-The frame count is the container's (its header, as decord reports it; counted from the
-packets where the header has none). A file whose frames end before that count is a
-:class:`DecodeError` naming it: decord and torchcodec check when they open (decord loops
-forever on such files otherwise), PyAV when it reaches the end.
+The frame count is the container's (its header; counted from the packets where the header
+has none). A file whose frames end before that count is a :class:`DecodeError` naming it:
+decord and torchcodec check when they open (decord loops forever otherwise), PyAV at the end.
 """
 
 from __future__ import annotations
@@ -74,8 +70,17 @@ class FrameReader(ABC):
     def close(self) -> None:
         """Release the file (readers also close when garbage-collected)."""
 
+    @classmethod
+    def check_available(cls) -> None:
+        """Raise a one-line DecodeError when this decoder cannot run on this machine."""
+
 
 READERS: Registry[type[FrameReader]] = Registry("decoder", DecodeError)
+
+
+def check_decoder(name: str) -> None:
+    """Stop a run that would fail on every video, once, before any is opened."""
+    READERS.get(name).check_available()
 
 
 def open_reader(name: str, path: str | os.PathLike, device: str = "cpu") -> FrameReader:
@@ -99,10 +104,15 @@ def open_reader(name: str, path: str | os.PathLike, device: str = "cpu") -> Fram
 # ---------------------------------------------------------------- PyAV
 
 
-def _video_stream(container, path: Path):
+def video_streams(container) -> list:
+    """A PyAV container's video streams, leaving out attached pictures (cover art)."""
     import av
 
-    videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+
+
+def _video_stream(container, path: Path):
+    videos = video_streams(container)
     if not videos:
         raise DecodeError(f"{path}: no video stream (audio only?)")
     best = container.streams.best("video")
@@ -299,12 +309,18 @@ class TorchCodecReader(FrameReader):
     """torchcodec (the system's FFmpeg libraries) in exact seek mode, which turns the picture
     itself. ``device="cuda"`` decodes on the GPU (NVDEC) and returns frames there."""
 
-    def __init__(self, path: Path, device: str = "cpu") -> None:
+    @classmethod
+    def check_available(cls) -> None:
         try:
-            from torchcodec.decoders import VideoDecoder
+            import torchcodec.decoders  # noqa: F401
         except (ImportError, RuntimeError, OSError) as exc:  # no torchcodec, or no FFmpeg libraries for it
-            raise DecodeError(f"{path}: decoder torchcodec is unavailable ({first_line(exc)}); install "
-                              "torchcodec and FFmpeg's shared libraries, or use decoder pyav (the default)") from None
+            raise DecodeError(f"decoder torchcodec is unavailable ({first_line(exc)}); install torchcodec and "
+                              "FFmpeg's shared libraries, or use decoder pyav (the default)") from None
+
+    def __init__(self, path: Path, device: str = "cpu") -> None:
+        self.check_available()
+        from torchcodec.decoders import VideoDecoder
+
         self.path, self.device = path, device
         probed = probe_container(path)  # a file without video is named as such
         try:
