@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,33 +41,45 @@ class VideoScores:
 @torch.no_grad()
 def score_video(model: AnomalyDetector, video: SnippetVideo, cfg: EvaluateConfig, num_segments: int,
                 device: torch.device) -> np.ndarray:
-    """Snippet scores (S,) of one video.
+    """Snippet scores (S,) of one video, by ``evaluate.unit`` (:data:`UNITS`).
 
-    ``unit == "snippet"`` runs the model on the snippet sequence (in windows of at most
-    ``max_window`` snippets); ``unit == "segment"`` runs it on the ``num_segments`` pooled
-    segments and gives each snippet the mean score of the segments that contain it. A video
-    with a crop axis, (S, crops, d) (``features.crop: per_crop_bags``), is scored crop by
-    crop and the crops' scores are averaged.
+    A video with a crop axis, (S, crops, d) (``features.crop: per_crop_bags``), is scored
+    crop by crop and the crops' scores are averaged.
     """
     model.eval()
+    return UNITS[cfg.unit](model, video, cfg, num_segments, device)
+
+
+def _by_segment(model: AnomalyDetector, video: SnippetVideo, cfg: EvaluateConfig, num_segments: int,
+                device: torch.device) -> np.ndarray:
+    """Run the model on the ``num_segments`` pooled segments; each snippet gets the mean score
+    of the segments that contain it."""
     num_snippets = video.meta.num_snippets
-    if cfg.unit == "segment":
-        inputs = {b: _crop_batch(segment_pool(video.inputs[b], num_segments)).to(device) for b in model.backbones}
-        seg_scores = _crop_mean(model(inputs).scores).astype(np.float64)
-        starts, ends = segment_ranges(num_snippets, num_segments)
-        total, count = np.zeros(num_snippets), np.zeros(num_snippets)
-        for score, start, end in zip(seg_scores, starts, ends):
-            total[start:end] += score
-            count[start:end] += 1
-        return (total / count).astype(np.float32)
-    if cfg.unit != "snippet":
-        raise ValueError(f"unknown evaluation unit {cfg.unit!r}; use 'snippet' or 'segment'")
+    inputs = {b: _crop_batch(segment_pool(video.inputs[b], num_segments)).to(device) for b in model.backbones}
+    seg_scores = _crop_mean(model(inputs).scores).astype(np.float64)
+    starts, ends = segment_ranges(num_snippets, num_segments)
+    total, count = np.zeros(num_snippets), np.zeros(num_snippets)
+    for score, start, end in zip(seg_scores, starts, ends):
+        total[start:end] += score
+        count[start:end] += 1
+    return (total / count).astype(np.float32)
+
+
+def _by_snippet(model: AnomalyDetector, video: SnippetVideo, cfg: EvaluateConfig, num_segments: int,
+                device: torch.device) -> np.ndarray:
+    """Run the model on the snippet sequence, in windows of at most ``max_window`` snippets."""
+    num_snippets = video.meta.num_snippets
     window = cfg.max_window or num_snippets
     scores = []
     for start in range(0, num_snippets, window):
         inputs = {b: _crop_batch(video.inputs[b][start : start + window]).to(device) for b in model.backbones}
         scores.append(_crop_mean(model(inputs).scores))
     return np.concatenate(scores).astype(np.float32)
+
+
+# evaluate.unit -> how a test video is scored: snippet (RTFM / UR-DMU / VadCLIP protocol) or
+# the 32 training segments spread over their snippets
+UNITS: dict[str, Callable[..., np.ndarray]] = {"snippet": _by_snippet, "segment": _by_segment}
 
 
 def _crop_batch(features: np.ndarray) -> torch.Tensor:

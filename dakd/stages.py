@@ -26,7 +26,7 @@ from .evaluate import (
     snippet_to_frames,
     write_scores,
 )
-from .features import iter_snippet_videos, load_bags, load_snippet_videos, read_metadata
+from .features import iter_snippet_videos, list_shards, load_bags, load_snippet_videos, read_metadata
 from .models import AnomalyDetector
 from .operating_points import behaviour_on, model_points, operating_points
 from .provenance import provenance
@@ -44,7 +44,7 @@ def expand_shards(paths: Sequence[PathLike]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.glob("*.parquet") if not p.name.startswith("."))
+            found = list_shards(path)
             if not found:
                 raise DakdError(f"{path}: directory holds no .parquet feature shards")
             shards.extend(found)
@@ -119,8 +119,6 @@ def make_validator(cfg: DakdConfig, shards: Sequence[Path], backbones: Sequence[
     split = cfg.validation.split
     if split is None:
         return None
-    if split == "test":
-        raise DakdError("validation.split must not be the test split (no model selection on the test set)")
     if annotations is None:
         raise DakdError(f"validation.split is {split!r}: give --annotations with that split's frame labels")
     videos = load_snippet_videos(shards, backbones, split, cfg.features.crop)

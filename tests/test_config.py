@@ -593,6 +593,7 @@ def test_choices_equal_the_registries():
     from dakd.backbones.preprocess import CROP_MODES
     from dakd.datasets import available_datasets
     from dakd.datasets.naming import LABEL_RULES
+    from dakd.evaluate import UNITS
     from dakd.losses import MIL_REDUCTIONS
     from dakd.models.attention import SCALE_DIMS
     from dakd.models.detector import HEAD_LAYOUTS
@@ -614,6 +615,7 @@ def test_choices_equal_the_registries():
     assert set(args(choices.TrainPrecision)) == set(PRECISIONS)
     assert args(choices.AnchorSource) == ANCHOR_SOURCES
     assert args(choices.MILReduction) == tuple(MIL_REDUCTIONS)
+    assert args(choices.EvaluateUnit) == tuple(UNITS)
     assert args(choices.AttentionScale) == tuple(SCALE_DIMS)
     assert args(choices.ScoringHeadLayout) == tuple(HEAD_LAYOUTS)
     assert args(choices.WindowDivisor) == tuple(DIVISORS) and args(choices.WindowPadding) == tuple(PADDINGS)
