@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, DakdConfig, dataset_config, set_dotted
+from .config.messages import unknown_key
 from .provenance import config_digest
 from .workflow.sections import DIGEST_CHARS, EVALUATION, RUN_STAGES, STAGE_SECTIONS, run_digest_sections
 
@@ -96,14 +97,16 @@ class Run:
 # ---------------------------------------------------------------- parsing
 
 
+STUDY_KEYS = ("title", "row_header", "models", "rows", "sweep", "subsets")
+ROW_KEYS = ("label", "set", "models", "paper")
+
+
 def parse_studies(spec: dict[str, Any], where: Any = "config") -> dict[str, Study]:
     """``reproduce.studies`` -> {name: Study}."""
     studies = {}
     for name, entry in (spec.get("studies") or {}).items():
         context = f"{where}: reproduce.studies.{name}"
-        unknown = set(entry) - {"title", "row_header", "models", "rows", "sweep", "subsets"}
-        if unknown:
-            raise ConfigError(f"{context}: unknown key(s) {sorted(unknown)}")
+        _known_keys(entry, STUDY_KEYS, context)
         models = _models(entry.get("models", MODELS), context)
         kinds = [k for k in ("rows", "sweep", "subsets") if k in entry]
         if len(kinds) != 1:
@@ -137,11 +140,17 @@ def _models(value: Any, context: str) -> tuple[str, ...]:
     return models
 
 
+def _known_keys(entry: dict[str, Any], allowed: tuple[str, ...], context: str) -> None:
+    """A typo (``row_headr``) is a one-line error naming the nearest key."""
+    for key in entry:
+        if key not in allowed:
+            raise ConfigError(f"{context}.{key}: {unknown_key(str(key), allowed)}")
+
+
 def _row(entry: dict[str, Any], models: tuple[str, ...], context: str) -> Row:
-    unknown = set(entry) - {"label", "set", "models", "paper"}
-    if unknown or "label" not in entry:
-        raise ConfigError(f"{context}: a row has 'label' and optionally 'set', 'models', 'paper' "
-                          f"(unknown: {sorted(unknown)})")
+    _known_keys(entry, ROW_KEYS, context)
+    if "label" not in entry:
+        raise ConfigError(f"{context}: a row has 'label' and optionally 'set', 'models', 'paper'")
     return Row(str(entry["label"]), dict(entry.get("set") or {}),
                _models(entry.get("models", models), context), dict(entry.get("paper") or {}))
 

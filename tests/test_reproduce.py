@@ -93,6 +93,12 @@ def test_bad_studies_are_config_errors():
         plan_dataset(_data({"t": {"rows": [{"label": "bad", "set": {"teacher.modle.temporal": "mtn"}}]}}), "ucf")
     with pytest.raises(ConfigError, match=r"seeds must be distinct"):
         plan_dataset(_data({"t": TABLE}, seeds=(1, 1)), "ucf")
+    with pytest.raises(ConfigError, match=r"^config: reproduce.studies.t.row_headr: unknown key; "
+                                          r"did you mean 'row_header'\?$"):
+        parse_studies({"studies": {"t": {"row_headr": "x", "rows": [{"label": "a"}]}}})
+    with pytest.raises(ConfigError, match=r"^config: reproduce.studies.t.rows\[0\].papr: unknown key; "
+                                          r"did you mean 'paper'\?$"):
+        parse_studies({"studies": {"t": {"rows": [{"label": "a", "papr": {"ucf_crime": 80.0}}]}}})
 
 
 def _result(run, value, **extra):
