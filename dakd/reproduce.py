@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, DakdConfig, dataset_config, set_dotted
-from .config.messages import unknown_key
+from .config.messages import check_keys
 from .provenance import config_digest
 from .workflow.sections import DIGEST_CHARS, EVALUATION, RUN_STAGES, STAGE_SECTIONS, run_digest_sections
 
@@ -106,7 +106,7 @@ def parse_studies(spec: dict[str, Any], where: Any = "config") -> dict[str, Stud
     studies = {}
     for name, entry in (spec.get("studies") or {}).items():
         context = f"{where}: reproduce.studies.{name}"
-        _known_keys(entry, STUDY_KEYS, context)
+        check_keys(entry, STUDY_KEYS, context)
         models = _models(entry.get("models", MODELS), context)
         kinds = [k for k in ("rows", "sweep", "subsets") if k in entry]
         if len(kinds) != 1:
@@ -140,15 +140,8 @@ def _models(value: Any, context: str) -> tuple[str, ...]:
     return models
 
 
-def _known_keys(entry: dict[str, Any], allowed: tuple[str, ...], context: str) -> None:
-    """A typo (``row_headr``) is a one-line error naming the nearest key."""
-    for key in entry:
-        if key not in allowed:
-            raise ConfigError(f"{context}.{key}: {unknown_key(str(key), allowed)}")
-
-
 def _row(entry: dict[str, Any], models: tuple[str, ...], context: str) -> Row:
-    _known_keys(entry, ROW_KEYS, context)
+    check_keys(entry, ROW_KEYS, context)
     if "label" not in entry:
         raise ConfigError(f"{context}: a row has 'label' and optionally 'set', 'models', 'paper'")
     return Row(str(entry["label"]), dict(entry.get("set") or {}),

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from ..ids import SPLIT
 from .base import Float, Int, config_dataclass, validate
 from .choices import DatasetKind, FeatureCrops, FeatureLayout, FeatureNaming
-from .messages import ConfigError, format_errors, show, unknown_key
+from .messages import ConfigError, check_keys, format_errors, show
 from .root import DakdConfig, dataset_config, read_config_file
 
 # The fewest frames a video may have: an event of at least 4 frames must fit inside it.
@@ -101,7 +101,7 @@ def _check_dataset_entry(name: Any, entry: Any, where: str) -> None:
         raise ConfigError(f"{where}: a dataset name is a letter, then letters, digits, _ or -, got {show(name)}")
     if not isinstance(entry, dict):
         raise ConfigError(f"{where} must be a mapping (kind, root, options, overrides), got {show(entry)}")
-    _check_keys(entry, ENTRY_KEYS + FEATURE_ENTRY_KEYS, where)
+    check_keys(entry, ENTRY_KEYS + FEATURE_ENTRY_KEYS, where)
     kind = entry.get("kind")
     kinds = typing.get_args(DatasetKind)
     if kind not in kinds:
@@ -122,7 +122,7 @@ def _check_dataset_entry(name: Any, entry: Any, where: str) -> None:
         except ValidationError as exc:
             raise ConfigError(format_errors(exc, DemoSpec, base=f"{where}.options")) from None
     elif kind in ADAPTER_OPTIONS:
-        _check_keys(options, ADAPTER_OPTIONS[kind], f"{where}.options")
+        check_keys(options, ADAPTER_OPTIONS[kind], f"{where}.options")
         for key, value in options.items():
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{where}.options.{key} must be a path under the root (a string), "
@@ -149,7 +149,7 @@ def _check_feature_entry(entry: dict[str, Any], where: str) -> None:
         here = f"{where}.sources.{backbone}"
         if not isinstance(source, dict):
             raise ConfigError(f"{here} must be a mapping (train, test, feature_root, layout), got {show(source)}")
-        _check_keys(source, SOURCE_KEYS, here)
+        check_keys(source, SOURCE_KEYS, here)
         for key in ("train", "test", "feature_root"):
             if source.get(key) is not None and not isinstance(source[key], str):
                 raise ConfigError(f"{here}.{key} must be a path (a string), got {show(source[key])}")
@@ -158,11 +158,3 @@ def _check_feature_entry(entry: dict[str, Any], where: str) -> None:
         crops = typing.get_args(FeatureCrops)
         if source.get("crops") is not None and source["crops"] not in crops:
             raise ConfigError(f"{here}.crops must be one of {', '.join(crops)}, got {show(source['crops'])}")
-
-
-def _check_keys(mapping: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise ConfigError(f"{where}.{key}: {unknown_key(str(key), allowed)}")
-
-

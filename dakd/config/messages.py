@@ -129,6 +129,13 @@ def _range(metadata: list[Any]) -> str:
     return f" {symbols[bound[0]]} {bound[1]:g}" if bound else ""
 
 
+def check_keys(mapping: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    """A key of ``mapping`` outside ``allowed`` (a typo) is a ConfigError naming the nearest one."""
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: {unknown_key(str(key), allowed)}")
+
+
 def unknown_key(key: str, valid: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
     return f"unknown key; did you mean {close[0]!r}?" if close else f"unknown key (valid: {', '.join(valid)})"

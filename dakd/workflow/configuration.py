@@ -100,7 +100,6 @@ class Datasets:
     typed config, and the GPU count its heavy jobs ask for."""
 
     config: dict[str, Any]
-    where: str
     merged: dict[str, dict[str, Any]]
     typed: dict[str, DakdConfig]
     gpus: dict[str, int]
@@ -109,7 +108,7 @@ class Datasets:
     def of(cls, config: dict[str, Any], where: str) -> Datasets:
         merged = {d: dataset_config(config, d, where) for d in sorted(config["datasets"])}
         typed = {d: DakdConfig.from_dict(m) for d, m in merged.items()}
-        return cls(config, where, merged, typed, {d: 0 if t.device == "cpu" else 1 for d, t in typed.items()})
+        return cls(config, merged, typed, {d: 0 if t.device == "cpu" else 1 for d, t in typed.items()})
 
     @property
     def names(self) -> list[str]:
