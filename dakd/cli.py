@@ -69,6 +69,12 @@ def _training_commands(add: Add) -> None:
     p.add_argument("--annotations", required=True, help="frame annotations Parquet")
     p.add_argument("--split", default="test", help="split to evaluate (default: test)")
     p.add_argument("--scores-out", help="also write per-video snippet scores to this Parquet file")
+    p = add("probe", commands.probe, "the linear probe: a logistic regression on single snippets labelled with "
+            "their video's label, evaluated as the models are (the tables' reference)")
+    _common(p)
+    p.add_argument("--annotations", required=True, help="frame annotations Parquet")
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument("--scores-out", help="also write the last probe's per-video snippet scores to this Parquet file")
 
 
 def _data_commands(add: Add) -> None:
@@ -112,7 +118,10 @@ def _feature_commands(add: Add) -> None:
     p.add_argument("--config", help="config.yaml; with --dataset, the sources come from that 'features' dataset")
     p.add_argument("--dataset", help="a dataset of kind 'features' in the config")
     p.add_argument("--kind", choices=LABEL_RULES.names(),
-                   help="naming rule for labels read from file names (.list files)")
+                   help="naming rule for labels read from file names (.list files without a label column)")
+    p.add_argument("--anomalous-first", action="append", default=[], metavar="SPLIT=N",
+                   help="the first N videos of that split's lists are anomalous, the rest normal (RTFM's UCF-Crime "
+                   "train list: train=810); without it, --kind or a label column, test labels come from --gt")
     p.add_argument("--train", action="append", default=[], metavar="BACKBONE=LIST",
                    help="training list of a backbone (.list of paths or CSV path,label); repeat per backbone")
     p.add_argument("--test", action="append", default=[], metavar="BACKBONE=LIST", help="test list, as --train")
@@ -120,8 +129,12 @@ def _feature_commands(add: Add) -> None:
                    help="directory holding the files when the list's paths point elsewhere")
     p.add_argument("--layout", action="append", default=[], metavar="[BACKBONE=]LAYOUT", type=_backbone_choice(LAYOUTS),
                    help="auto (default), rtfm (T,crops,D), per_crop (__0..__N files of (T,D)), center (T,D)")
+    p.add_argument("--tag", action="append", default=[], metavar="[BACKBONE=]TAG",
+                   help="extractor tag the file names end in (Video_TAG.npy; default: the backbone's name)")
     p.add_argument("--gt", help="test frame labels: a concatenated vector (gt-ucf.npy, gt-sh.npy, gt.npy) or a "
                    "folder of per-video files (<video>.npy, <video>__N_gt.npy)")
+    p.add_argument("--compare-gt", help="a second ground truth of the same test videos: the import says how it "
+                   "differs from --gt (shifted intervals, labelled padding); only --gt is written")
     p.add_argument("--annotations", help="output annotations.parquet (needed with a ground truth)")
     p.add_argument("--out-dir", required=True, help="directory for shard-NNNNN.parquet files")
     p.add_argument("--snippet-len", type=int, help="frames per feature snippet (default 16)")
@@ -194,6 +207,7 @@ def _other_commands(add: Add) -> None:
     p.add_argument("--study", required=True, help="name under reproduce.studies (table1, figure5_tau, ...)")
     p.add_argument("--runs-root", required=True, help="directory of the runs (results/<dataset>/runs)")
     p.add_argument("--out-dir", required=True, help="directory for <study>.csv, <study>_runs.csv, .md, .png")
+    p.add_argument("--probe", help="probe_auc.json (dakd probe): the linear probe's numbers, set beside the rows")
     p = add("plot", commands.plot, "ROC curve and score timelines from an evaluation", computes=False)
     p.add_argument("--scores", required=True, help="scores Parquet written by evaluate --scores-out")
     p.add_argument("--result", required=True, help="result JSON written by evaluate")

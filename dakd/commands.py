@@ -51,6 +51,17 @@ def evaluate(args: argparse.Namespace) -> None:
     print(f"{report['model']}: frame AUC {auc}, AP {ap} over {report['num_videos']} {args.split} videos")
 
 
+def probe(args: argparse.Namespace) -> None:
+    from .probe import run_probe
+    from .stages import expand_shards
+
+    report = run_probe(config_of(args), expand_shards(args.features), args.annotations, args.out, split=args.split,
+                       scores_out=args.scores_out)
+    for name, result in report["probes"].items():
+        value = "n/a" if result["value"] is None else f"{result['value']:.4f}"
+        print(f"probe {name}: frame {report['metric'].upper()} {value} over {result['num_videos']} {args.split} videos")
+
+
 def extract(args: argparse.Namespace) -> None:
     from .extract import run_extract
     from .ids import allowed_splits
@@ -86,13 +97,15 @@ def import_features(args: argparse.Namespace) -> None:
     from .released.sources import mapping_from_config, mapping_from_options, plan_import
 
     mapping = (mapping_from_config(args.config, args.dataset) if args.dataset else
-               mapping_from_options(args.kind, args.train, args.test, args.feature_root, args.layout, args.gt))
+               mapping_from_options(args.kind, args.train, args.test, args.feature_root, args.layout, args.gt,
+                                    args.tag, args.anomalous_first, args.compare_gt))
     options = {"snippet_len": args.snippet_len, "fps": args.fps, "shard_size": args.shard_size,
                "trim_to_shortest": args.trim_to_shortest or None}
-    sources, settings, gt = plan_import(mapping, args.config or "command line", args.all_crops, options)
+    sources, settings, gt, compare = plan_import(mapping, args.config or "command line", args.all_crops, options)
     if gt is not None and not args.annotations:
         raise DakdError("ground truth given: --annotations names the frame-label Parquet to write")
-    shards = run_import(sources, settings, args.out_dir, gt, args.annotations, progress=not args.no_progress)
+    shards = run_import(sources, settings, args.out_dir, gt, args.annotations, progress=not args.no_progress,
+                        compare_gt=compare)
     print(f"wrote {len(shards)} shard(s) to {args.out_dir}" + (f" and {args.annotations}" if gt else ""))
 
 
@@ -112,7 +125,7 @@ def tabulate(args: argparse.Namespace) -> None:
     from .report.tables import tabulate as run_tabulate
 
     paths = run_tabulate(read_config_file(args.config), args.dataset, args.study, args.runs_root, args.out_dir,
-                         args.config)
+                         args.config, probe=args.probe)
     print(paths["markdown"].read_text())
 
 

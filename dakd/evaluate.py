@@ -141,11 +141,21 @@ def score_videos(model: AnomalyDetector, videos: Sequence[SnippetVideo],
     (read from ``where``); every video is checked against it before any is scored
     (:func:`match_annotations`).
     """
+    return align_scores(videos, lambda video: score_video(model, video, cfg, num_segments, device), annotations,
+                        where)
+
+
+def align_scores(videos: Sequence[SnippetVideo], snippet_scores_of: Callable[[SnippetVideo], np.ndarray],
+                 annotations: Mapping[str, tuple[list[Interval], int | None]],
+                 where: str = "annotations") -> list[VideoScores]:
+    """Each video's (S,) snippet scores from ``snippet_scores_of`` (a model's, or the linear
+    probe's), spread over its frames and aligned with its frame labels, after every video is
+    checked against ``annotations`` (:func:`match_annotations`)."""
     intervals = match_annotations(videos, annotations, where)
     results = []
     for video in videos:
         meta = video.meta
-        snippet_scores = score_video(model, video, cfg, num_segments, device)
+        snippet_scores = snippet_scores_of(video)
         results.append(VideoScores(
             meta=meta,
             snippet_scores=snippet_scores,

@@ -166,6 +166,8 @@ RANGES = [
     ("extract.backbones.s3d.size", "15", "must be null or an integer >= 16, got 15", "16"),
     ("evaluate.max_window", "0", "must be null or an integer >= 1, got 0", "1"),
     ("validation.every", "0", "must be an integer >= 1, got 0", "1"),
+    ("probe.C", "0", "must be a number > 0, got 0", "0.5"),
+    ("probe.max_iter", "0", "must be an integer >= 1, got 0", "1"),
 ]
 
 
@@ -347,7 +349,8 @@ def test_a_boolean_is_not_a_number(key, problem):
 FLOATS = ["teacher.optim.lr_temporal", "teacher.optim.lr_other", "teacher.optim.weight_decay",
           "teacher.model.dropout", "teacher.model.head_dropout", "teacher.mil.lambda_smooth",
           "teacher.mil.lambda_sparse", "student.distill.alpha", "student.distill.tau", "student.distill.delta",
-          "pseudo_labels.flat_threshold", "extract.video_timeout_s", "score.min_gap_s", "score.min_duration_s"]
+          "pseudo_labels.flat_threshold", "extract.video_timeout_s", "score.min_gap_s", "score.min_duration_s",
+          "probe.C"]
 
 
 def test_floats_listed_are_every_float_of_the_config():
@@ -540,7 +543,22 @@ FEATURES = {"kind": "features", "root": "data/ucf", "naming": "ucf_crime", "grou
     (lambda e: None, None),
     (lambda e: e.update(naming="ucf"),
      "config.yaml: datasets.ucf.naming must be one of ucf_crime, shanghaitech, xd_violence (the rule that labels "
-     "the videos), got 'ucf'"),
+     "the videos by name), got 'ucf'"),
+    (lambda e: e.pop("naming"), None),  # labels may come from the lists' order, a label column or the truth
+    (lambda e: e.update(anomalous_first={"train": 810, "test": 140}), None),
+    (lambda e: e.update(anomalous_first={"trian": 810}),
+     "config.yaml: datasets.ucf.anomalous_first.trian: unknown key; did you mean 'train'?"),
+    (lambda e: e.update(anomalous_first={"train": -1}),
+     "config.yaml: datasets.ucf.anomalous_first.train must be a whole number >= 0, got -1"),
+    (lambda e: e.update(anomalous_first=810),
+     "config.yaml: datasets.ucf.anomalous_first must map a split (train, test) to N, the number of anomalous "
+     "videos that open its lists, got 810"),
+    (lambda e: e["sources"]["i3d"].update(tag="x/y"),
+     "config.yaml: datasets.ucf.sources.i3d.tag must be the extractor tag of the file names (Video_<tag>.npy: a "
+     "letter, then letters, digits, _ or -), got 'x/y'"),
+    (lambda e: e.update(compare_ground_truth=3),
+     "config.yaml: datasets.ucf.compare_ground_truth must be a second ground-truth file or folder (a string), "
+     "got 3"),
     (lambda e: e.pop("ground_truth"),
      "config.yaml: datasets.ucf.ground_truth must be the frame ground-truth file (a string), got null"),
     (lambda e: e["sources"]["i3d"].update(tset="t"),

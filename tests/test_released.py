@@ -710,3 +710,93 @@ def test_the_dispatch_tables_are_the_choices_and_the_command_line_refuses_others
         assert "argument --layout: invalid choice" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
+
+
+def _ordered_source(root, tag: str = "i3d", backbone: str = "i3d") -> FeatureSource:
+    """The RTFM fixture renamed to bare ids by a user's own extractor tag, labels in the order only."""
+    _write_rtfm(root, crops=2, tag=tag)
+    return FeatureSource(backbone, {"train": root / f"ucf-{tag}.list", "test": root / f"ucf-{tag}-test.list"},
+                         feature_root=root, layout="rtfm")
+
+
+def test_labels_from_the_list_order_with_a_users_own_extractor_tag(tmp_path):
+    """TEVAD's and RTFM's lists label only by order; the test labels come from the ground truth,
+    and a tag named after the backbone (or stated) is taken off the ids."""
+    settings = ImportSettings(anomalous_first={"train": 2})
+    stated = dataclasses.replace(_ordered_source(tmp_path / "a", tag="videomae"), tag="videomae")
+    named = _ordered_source(tmp_path / "b", tag="mnv1", backbone="mnv1")
+    for source in (stated, named):
+        root = source.feature_root
+        shards = import_features([source], settings, root / "out", gt_file=root / "gt-ucf.npy",
+                                 annotations_out=root / "ann.parquet", progress=False)
+        got = {vid: meta for vid, (meta, _) in _shard_arrays(shards, source.backbone).items()}
+        assert set(got) == {v for v, _ in UCF_TRAIN + UCF_TEST}
+        assert [got[v].label for v, _ in UCF_TRAIN] == [1, 1, 0, 0]
+        assert {v: got[v].label for v, _ in UCF_TEST} == {"Burglary005_x264": 1, "Normal_Videos_050_x264": 0,
+                                                          "RoadAccidents012_x264": 1}
+        assert got["Normal_Videos_050_x264"].class_name == "Normal"
+
+
+def test_the_order_must_agree_with_the_names_and_fit_the_list(tmp_path):
+    source = _ordered_source(tmp_path)
+    gt = {"gt_file": tmp_path / "gt-ucf.npy", "annotations_out": tmp_path / "ann.parquet", "progress": False}
+    with pytest.raises(FeatureImportError, match=r"ucf-i3d.list:3: video 'Normal_Videos_003_x264' is normal by its "
+                       r"name \(ucf_crime naming\), but it is the list's video 3: anomalous by "
+                       r"anomalous_first.train=3; the list contradicts its names$"):
+        import_features([source], ImportSettings("ucf_crime", anomalous_first={"train": 3}), tmp_path / "o", **gt)
+    with pytest.raises(FeatureImportError, match=r"ucf-i3d.list: anomalous_first.train is 5, but the list names "
+                       r"only 4 video\(s\)$"):
+        import_features([source], ImportSettings(anomalous_first={"train": 5}), tmp_path / "o", **gt)
+    with pytest.raises(FeatureImportError, match=r"anomalous_first: no 'val' list to read it for"):
+        import_features([source], ImportSettings(anomalous_first={"val": 1}), tmp_path / "o", **gt)
+    with pytest.raises(FeatureImportError, match=r"ucf-i3d.list: no label for video 'Abuse001_x264': the list has no "
+                       r"label column; give the order \(anomalous_first: \{train: N\}"):
+        import_features([source], ImportSettings(), tmp_path / "o", **gt)
+    with pytest.raises(FeatureImportError, match=r"ucf-i3d-test.list: no label for video 'Burglary005_x264': .*give "
+                       r"a ground truth"):
+        import_features([source], ImportSettings(anomalous_first={"train": 2}), tmp_path / "o", progress=False)
+    assert not (tmp_path / "o").exists()  # every check runs before anything is written
+
+
+def test_a_label_column_and_the_order_must_agree(tmp_path):
+    (tmp_path / "l.list").write_text("a.npy 1\nb.npy 0\n")
+    for name in "ab":
+        np.save(tmp_path / f"{name}.npy", np.zeros((2, DIM), np.float32))
+    from dakd.released.labels import ListOrder
+
+    with pytest.raises(FeatureImportError, match=r"l.list:2: video 'b' is the list's video 2: anomalous by "
+                       r"anomalous_first.train=2, but its label column says '0'; the list's order contradicts"):
+        read_video_list(tmp_path / "l.list", None, order=ListOrder(2, "anomalous_first.train"))
+    videos = read_video_list(tmp_path / "l.list", None, order=ListOrder(1, "anomalous_first.train"))
+    assert [(v.video_id, v.label) for v in videos] == [("a", 1), ("b", 0)]
+
+
+def test_a_tag_that_leaves_two_videos_one_id_stops_the_import(tmp_path):
+    (tmp_path / "l.list").write_text("a_mnv1.npy\na.npy\n")
+    for name in ("a_mnv1", "a"):
+        np.save(tmp_path / f"{name}.npy", np.zeros((2, DIM), np.float32))
+    with pytest.raises(FeatureImportError, match=r"l.list:2: video 'a' listed twice \(also on line 1: 'a_mnv1' and "
+                       r"'a' are one video id 'a' once the extractor tag is taken off; state the source's tag\)$"):
+        read_video_list(tmp_path / "l.list", None, tag="mnv1")
+    assert [v.video_id for v in read_video_list(tmp_path / "l.list", None, tag="x")] == ["a_mnv1", "a"]
+
+
+def test_the_cli_reads_the_order_the_tag_and_a_ground_truth_to_compare(tmp_path, capsys, caplog):
+    _write_rtfm(tmp_path, crops=2, tag="mnv1")
+    gt = _gt(UCF_TEST)
+    shifted = np.roll(gt, 1)
+    np.save(tmp_path / "gt-shifted.npy", shifted)
+    args = ["import-features", "--anomalous-first", "train=2", "--train", f"x={tmp_path}/ucf-mnv1.list",
+            "--test", f"x={tmp_path}/ucf-mnv1-test.list", "--feature-root", str(tmp_path), "--tag", "x=mnv1",
+            "--gt", str(tmp_path / "gt-ucf.npy"), "--compare-gt", str(tmp_path / "gt-shifted.npy"),
+            "--annotations", str(tmp_path / "ann.parquet"), "--out-dir", str(tmp_path / "out"), "--no-progress"]
+    with caplog.at_level(logging.WARNING, logger="dakd"):
+        assert main(args) == 0
+    line = (f"{tmp_path}/gt-shifted.npy differs from {tmp_path}/gt-ucf.npy on 2 of 3 test videos: anomalies start "
+            "1 frame later on 2; end 1 frame later on 2; 4 frames both label disagree")
+    assert line in caplog.messages
+    _, provenance = read_metadata(expand_shards([tmp_path / "out"])[0])
+    assert provenance["inputs"]["ground_truth_difference"] == line
+    assert read_annotations(tmp_path / "ann.parquet")["Burglary005_x264"] == [(16, 32)]  # --gt, not the other
+    assert main([*args[:2], "train=two", *args[3:]]) == 2
+    assert "--anomalous-first takes SPLIT=N" in capsys.readouterr().err

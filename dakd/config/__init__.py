@@ -16,7 +16,15 @@ This package must stay light (no torch): the Snakefile imports it while it parse
 """
 
 from .base import Float, Int, config_dataclass
-from .data import BackboneConfig, EvaluateConfig, ExtractConfig, FeatureInputConfig, ScoreConfig, ValidationConfig
+from .data import (
+    BackboneConfig,
+    EvaluateConfig,
+    ExtractConfig,
+    FeatureInputConfig,
+    ProbeConfig,
+    ScoreConfig,
+    ValidationConfig,
+)
 from .datasets import DemoSpec, check_workflow_config, dataset_entry
 from .messages import ConfigError
 from .root import (
@@ -43,7 +51,7 @@ from .training import (
 __all__ = [
     "AttentionTerms", "BackboneConfig", "ConfigError", "DakdConfig", "DemoSpec", "DistillConfig", "EvaluateConfig",
     "ExtractConfig", "FeatureInputConfig", "Float", "Int", "MILConfig", "ModelConfig", "OptimConfig",
-    "PseudoLabelConfig", "ScoreConfig", "StudentConfig", "TeacherConfig", "ValidationConfig", "apply_overrides",
-    "check_workflow_config", "config_dataclass", "dataset_config", "dataset_entry", "deep_merge", "load_config",
-    "read_config_file", "section_from_dict", "set_dotted",
+    "ProbeConfig", "PseudoLabelConfig", "ScoreConfig", "StudentConfig", "TeacherConfig", "ValidationConfig",
+    "apply_overrides", "check_workflow_config", "config_dataclass", "dataset_config", "dataset_entry", "deep_merge",
+    "load_config", "read_config_file", "section_from_dict", "set_dotted",
 ]

@@ -1,5 +1,5 @@
-"""The sections about data: extraction and its backbones, feature input, evaluation,
-validation and scoring."""
+"""The sections about data: extraction and its backbones, feature input, evaluation, the
+linear probe, validation and scoring."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 from dataclasses import field
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, StrictBool, ValidationInfo, field_validator
 
 from ..ids import BASE_SPLITS, SPLIT
 from .base import Float, Int, config_dataclass
@@ -63,6 +63,30 @@ class EvaluateConfig:
     unit: EvaluateUnit = "snippet"
     max_window: Int | None = Field(default=4096, ge=1)
     metric: EvaluateMetric = "auc"
+
+
+@config_dataclass
+class ProbeConfig:
+    """The linear probe (``dakd probe``): a logistic regression on single snippets, each labelled
+    with its video's label, that knows nothing of MIL; the tables set every model beside it.
+
+    ``backbones``: the feature sets probed, each a list of backbones whose snippet features are
+    concatenated (null: each of ``teacher.backbones`` alone, then all of them together).
+    ``C``: inverse L2 strength (scikit-learn's); ``standardize``: z-score each feature
+    dimension on the training snippets first; ``max_iter``: L-BFGS iterations.
+    """
+
+    backbones: list[list[str]] | None = None
+    C: Float = Field(default=0.1, gt=0)
+    standardize: StrictBool = True
+    max_iter: Int = Field(default=1000, ge=1)
+
+    @field_validator("backbones")
+    @classmethod
+    def _non_empty_sets(cls, backbones: list[list[str]] | None) -> list[list[str]] | None:
+        if backbones is not None and (not backbones or not all(backbones)):
+            raise Bad(f"must be null or a non-empty list of non-empty backbone lists, got {show(backbones)}")
+        return backbones
 
 
 def _frames_per_snippet(value: Any) -> Any:

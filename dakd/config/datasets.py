@@ -54,8 +54,9 @@ class DemoSpec:
 
 
 ENTRY_KEYS = ("kind", "root", "options", "overrides")
-FEATURE_ENTRY_KEYS = ("naming", "sources", "ground_truth")
-SOURCE_KEYS = ("train", "test", "feature_root", "layout", "crops")
+FEATURE_ENTRY_KEYS = ("naming", "anomalous_first", "sources", "ground_truth", "compare_ground_truth")
+SOURCE_KEYS = ("train", "test", "feature_root", "layout", "crops", "tag")
+LIST_SPLITS = ("train", "test")
 # Options of the dataset adapters (dakd/datasets/adapters.py): file names under the root.
 ADAPTER_OPTIONS = {
     "ucf_crime": ("train_list", "test_annotations"),
@@ -132,14 +133,29 @@ def _check_dataset_entry(name: Any, entry: Any, where: str) -> None:
 
 
 def _check_feature_entry(entry: dict[str, Any], where: str) -> None:
-    """``naming``, ``sources`` and ``ground_truth`` of released features (options: the importer's)."""
+    """``naming``, ``anomalous_first``, ``sources`` and ``ground_truth`` of released features
+    (options: the importer's). Neither label source is required here: lists with a label
+    column need none, and the importer names the first video nothing labels."""
     namings = typing.get_args(FeatureNaming)
-    if entry.get("naming") not in namings:
+    if entry.get("naming") is not None and entry["naming"] not in namings:
         raise ConfigError(f"{where}.naming must be one of {', '.join(namings)} (the rule that labels the "
-                          f"videos), got {show(entry.get('naming'))}")
+                          f"videos by name), got {show(entry.get('naming'))}")
+    order = entry.get("anomalous_first")
+    if order is not None:
+        if not isinstance(order, dict):
+            raise ConfigError(f"{where}.anomalous_first must map a split (train, test) to N, the number of "
+                              f"anomalous videos that open its lists, got {show(order)}")
+        check_keys(order, LIST_SPLITS, f"{where}.anomalous_first")
+        for split, count in order.items():
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ConfigError(f"{where}.anomalous_first.{split} must be a whole number >= 0, got {show(count)}")
     if not isinstance(entry.get("ground_truth"), str) or not entry["ground_truth"]:
         raise ConfigError(f"{where}.ground_truth must be the frame ground-truth file (a string), "
                           f"got {show(entry.get('ground_truth'))}")
+    compare = entry.get("compare_ground_truth")
+    if compare is not None and (not isinstance(compare, str) or not compare):
+        raise ConfigError(f"{where}.compare_ground_truth must be a second ground-truth file or folder (a string), "
+                          f"got {show(compare)}")
     sources = entry.get("sources")
     if not isinstance(sources, dict) or not sources:
         raise ConfigError(f"{where}.sources must be a non-empty mapping of backbone names to "
@@ -153,6 +169,10 @@ def _check_feature_entry(entry: dict[str, Any], where: str) -> None:
         for key in ("train", "test", "feature_root"):
             if source.get(key) is not None and not isinstance(source[key], str):
                 raise ConfigError(f"{here}.{key} must be a path (a string), got {show(source[key])}")
+        tag = source.get("tag")
+        if tag is not None and (not isinstance(tag, str) or not SPLIT.fullmatch(tag)):
+            raise ConfigError(f"{here}.tag must be the extractor tag of the file names (Video_<tag>.npy: a "
+                              f"letter, then letters, digits, _ or -), got {show(tag)}")
         if source.get("layout") is not None and source["layout"] not in layouts:
             raise ConfigError(f"{here}.layout must be one of {', '.join(layouts)}, got {show(source['layout'])}")
         crops = typing.get_args(FeatureCrops)

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from .base import Int, config_dataclass, has_error, validate
 from .choices import CROP_READINGS, CROPS_PER_MODE, DEVICE, WORKFLOW_KEYS
-from .data import EvaluateConfig, ExtractConfig, FeatureInputConfig, ScoreConfig, ValidationConfig
+from .data import EvaluateConfig, ExtractConfig, FeatureInputConfig, ProbeConfig, ScoreConfig, ValidationConfig
 from .messages import Bad, ConfigError, format_errors, one_line, show
 from .training import PseudoLabelConfig, StudentConfig, TeacherConfig
 
@@ -31,6 +31,7 @@ class DakdConfig:
     pseudo_labels: PseudoLabelConfig = field(default_factory=PseudoLabelConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
 

@@ -25,11 +25,13 @@ from ..features.store import (
 )
 from ..provenance import provenance
 from .errors import FeatureImportError
+from .labels import CLASS_OF, ListOrder
 from .lists import ListedVideo, read_video_list
 from .npy import load_video_array, video_shape
 from .paths import FolderIndex
 from .sources import FeatureSource, ImportSettings
 from .truth import GroundTruthVideo, VideoTruth, read_ground_truth
+from .truth_diff import describe_difference
 
 log = logging.getLogger("dakd")
 
@@ -39,27 +41,41 @@ _Order = list[tuple[str, ListedVideo]]  # (split, video) of the first source, in
 
 def import_features(sources: Sequence[FeatureSource], settings: ImportSettings, out_dir: str | os.PathLike,
                     gt_file: str | os.PathLike | None = None, annotations_out: str | os.PathLike | None = None,
-                    progress: bool = True) -> list[Path]:
+                    progress: bool = True, compare_gt: str | os.PathLike | None = None) -> list[Path]:
     """Convert released features into shards ``out_dir/shard-NNNNN.parquet``; returns their paths.
 
     Videos are matched across backbones by id and split; a shard holds one split, and its
     metadata the crop count of that split (VadCLIP: 10 training crops, 1 test crop). With
     ``gt_file`` (a concatenated vector or a folder of per-video files) the test split's
     frame labels are written to ``annotations_out`` (checked against the first source's
-    snippet counts). Everything is checked before anything is written; the shards replace
-    the folder's shards as a whole (stale ``shard-*`` files of an earlier run are removed).
+    snippet counts). ``compare_gt``, a second ground truth of the same videos, is read the same
+    way and how it differs from ``gt_file`` is logged and recorded in the shards' provenance
+    (:func:`dakd.released.truth_diff.describe_difference`); only ``gt_file`` is written.
+    Everything is checked before anything is written; the shards replace the folder's
+    shards as a whole (stale ``shard-*`` files of an earlier run are removed).
     """
     if not sources:
         raise FeatureImportError("no feature sources given")
     splits = _common_splits(sources)
-    order, by_id = _read_lists(sources, splits, settings.kind)
+    order, by_id = _read_lists(sources, splits, settings)
+    _check_labelled(order, sources[0], gt_file)
     # Pass 1 reads only the .npy headers: every shape, count and the ground truth are
     # checked before anything is written, and memory stays at one shard in pass 2.
     infos, counts_of = _check_shapes(sources, order, by_id, settings.trim_to_shortest)
     truth: dict[str, VideoTruth] = {}
+    difference = None
     if gt_file is not None:
         truth = _read_truth(gt_file, annotations_out, splits, order, counts_of, sources[0].backbone,
                             settings.snippet_len)
+        _labels_from_truth(order, truth, by_id)
+        if compare_gt is not None:
+            other = _read_truth(compare_gt, annotations_out, splits, order, counts_of, sources[0].backbone,
+                                settings.snippet_len)
+            difference = describe_difference(truth, other, str(gt_file), str(compare_gt))
+            log.warning("%s", difference)
+    elif compare_gt is not None:
+        raise FeatureImportError(f"{compare_gt}: a ground truth to compare with, but no ground truth to import")
+    log.info("labels: %s", "; ".join(_label_summary(order, split) for split in splits))
     metas = _video_metas(order, counts_of, truth, sources[0].backbone, settings)
     out_dir = Path(out_dir)
     chunks = [(split, chunk) for split in splits
@@ -69,8 +85,8 @@ def import_features(sources: Sequence[FeatureSource], settings: ImportSettings, 
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".import-", dir=out_dir))
     try:
-        names = _write_shards(staging, chunks, sources, by_id, infos, _provenance(sources, settings, gt_file),
-                              len(metas), progress)
+        prov = _provenance(sources, settings, gt_file, difference)
+        names = _write_shards(staging, chunks, sources, by_id, infos, prov, len(metas), progress)
         if gt_file is not None:
             write_annotations(annotations_out, {vid: mask_intervals(t.labels) for vid, t in truth.items()},
                               num_frames={vid: t.num_frames for vid, t in truth.items() if t.num_frames is not None})
@@ -93,11 +109,17 @@ def _common_splits(sources: Sequence[FeatureSource]) -> list[str]:
 
 
 def _read_lists(sources: Sequence[FeatureSource], splits: Sequence[str],
-                kind: str) -> tuple[_Order, dict[_Key, dict[str, ListedVideo]]]:
+                settings: ImportSettings) -> tuple[_Order, dict[_Key, dict[str, ListedVideo]]]:
     """Every source's lists read: the videos in the first source's order, and each list's
     videos by id. A video in two splits, or backbones listing other videos, is an error."""
+    unknown = sorted(set(settings.anomalous_first) - set(splits))
+    if unknown:
+        raise FeatureImportError(f"anomalous_first: no {unknown[0]!r} list to read it for (the lists are "
+                                 f"{', '.join(splits)})")
+    orders = {split: ListOrder(n, f"anomalous_first.{split}") for split, n in settings.anomalous_first.items()}
     folders = FolderIndex()
-    listed = {(s.backbone, split): read_video_list(s.lists[split], kind, s.feature_root, s.layout, s.crops, folders)
+    listed = {(s.backbone, split): read_video_list(s.lists[split], settings.kind, s.feature_root, s.layout, s.crops,
+                                                   folders, s.file_tag, orders.get(split))
               for s in sources for split in splits}
     for source in sources:
         _check_disjoint_splits(source, splits, listed)
@@ -106,6 +128,33 @@ def _read_lists(sources: Sequence[FeatureSource], splits: Sequence[str],
              for s in sources for split in splits}
     _check_same_videos(sources, splits, by_id)
     return order, by_id
+
+
+def _check_labelled(order: _Order, first: FeatureSource, gt_file: str | os.PathLike | None) -> None:
+    """Every video needs a label from its list, except test videos when a ground truth will give them."""
+    for split, video in order:
+        if video.label is None and (split != "test" or gt_file is None):
+            source = "a ground truth (--gt / ground_truth), " if split == "test" else ""
+            raise FeatureImportError(f"{first.lists[split]}: no label for video {video.video_id!r}: the list has no "
+                                     f"label column; give {source}the order (anomalous_first: {{{split}: N}}, the "
+                                     f"first N videos anomalous) or a naming rule (naming / --kind)")
+
+
+def _labels_from_truth(order: _Order, truth: dict[str, VideoTruth],
+                       by_id: dict[_Key, dict[str, ListedVideo]]) -> None:
+    """Test videos the lists do not label are anomalous when their frame labels hold an anomalous frame."""
+    for split, video in order:
+        if video.label is None:
+            label = int(truth[video.video_id].labels.any())
+            for (_, listed_split), videos in by_id.items():
+                if listed_split == split:
+                    videos[video.video_id].label, videos[video.video_id].class_name = label, CLASS_OF[label]
+
+
+def _label_summary(order: _Order, split: str) -> str:
+    videos = [v for sp, v in order if sp == split]
+    anomalous = sum(v.label for v in videos)
+    return f"{split} {anomalous} anomalous, {len(videos) - anomalous} normal"
 
 
 def _check_shapes(sources: Sequence[FeatureSource], order: _Order, by_id: dict[_Key, dict[str, ListedVideo]],
@@ -173,14 +222,15 @@ def _video_metas(order: _Order, counts_of: dict[str, dict[str, int]], truth: dic
 
 
 def _provenance(sources: Sequence[FeatureSource], settings: ImportSettings,
-                gt_file: str | os.PathLike | None) -> dict:
-    return provenance("import-features", {"kind": settings.kind, "snippet_len": settings.snippet_len,
-                                          "fps": settings.fps, "trim_to_shortest": settings.trim_to_shortest},
+                gt_file: str | os.PathLike | None, difference: str | None) -> dict:
+    return provenance("import-features", {"kind": settings.kind, "anomalous_first": settings.anomalous_first,
+                                          "snippet_len": settings.snippet_len, "fps": settings.fps,
+                                          "trim_to_shortest": settings.trim_to_shortest},
                       sources={src.backbone: {"lists": {k: str(v) for k, v in src.lists.items()},
                                               "feature_root": str(src.feature_root), "layout": src.layout,
-                                              "crops": src.crops}
+                                              "crops": src.crops, "tag": src.file_tag}
                                for src in sources},
-                      ground_truth=None if gt_file is None else str(gt_file))
+                      ground_truth=None if gt_file is None else str(gt_file), ground_truth_difference=difference)
 
 
 def _write_shards(staging: Path, chunks: list[tuple[str, list[VideoMeta]]], sources: Sequence[FeatureSource],
@@ -240,3 +290,8 @@ def _check_same_videos(sources: Sequence[FeatureSource], splits: Sequence[str],
                 missing = sorted(ref - other)[:3] or sorted(other - ref)[:3]
                 raise FeatureImportError(f"{source.lists[split]}: {split} videos differ from {reference.lists[split]} "
                                          f"({len(ref ^ other)} not in both, e.g. {missing})")
+            for video_id, video in by_id[(source.backbone, split)].items():
+                known = by_id[(reference.backbone, split)][video_id].label
+                if video.label != known:
+                    raise FeatureImportError(f"{source.lists[split]}: video {video_id!r} is labelled {video.label}, "
+                                             f"but {known} in {reference.lists[split]}")

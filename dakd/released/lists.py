@@ -20,19 +20,20 @@ from pathlib import Path
 from ..atomic import read_text
 from ..ids import check_video_id
 from .errors import FeatureImportError
-from .labels import NUMBER, label_of
-from .paths import CROP_SUFFIX, FEATURE_TAG, SINGLE_CROP_SUFFIX, FolderIndex, find_listed, listed_parts, resolve
+from .labels import NUMBER, ListOrder, label_of
+from .paths import CROP_SUFFIX, SINGLE_CROP_SUFFIX, FolderIndex, feature_tag, find_listed, listed_parts, resolve
 
 log = logging.getLogger("dakd")
 
 
 @dataclass
 class ListedVideo:
-    """One video of a list: its feature files (one per crop for ``per_crop``) and label."""
+    """One video of a list: its feature files (one per crop for ``per_crop``) and label (None:
+    the list does not say; a test video then takes it from the ground truth)."""
 
     video_id: str
     files: list[Path]
-    label: int
+    label: int | None
     class_name: str
     crops: list[int] = field(default_factory=list)
 
@@ -55,7 +56,7 @@ class _Row:
 
 
 _Groups = dict[str, list[tuple[_Row, Path]]]
-_Labels = dict[str, tuple[int, str, int]]
+_Labels = dict[str, tuple[int | None, str, int]]
 
 
 def format_crops(crops: Sequence[int], sep: str = "__") -> str:
@@ -65,11 +66,15 @@ def format_crops(crops: Sequence[int], sep: str = "__") -> str:
     return "[" + ", ".join(f"{sep}{c}" for c in crops) + "]"
 
 
-def read_video_list(list_file: str | os.PathLike, kind: str, feature_root: str | os.PathLike | None = None,
-                    layout: str = "auto", crops: str = "listed",
-                    folders: FolderIndex | None = None) -> list[ListedVideo]:
+def read_video_list(list_file: str | os.PathLike, kind: str | None, feature_root: str | os.PathLike | None = None,
+                    layout: str = "auto", crops: str = "listed", folders: FolderIndex | None = None,
+                    tag: str | None = None, order: ListOrder | None = None) -> list[ListedVideo]:
     """The videos of a ``.list`` / ``.txt`` / ``.csv`` list, in list order.
 
+    A video's id is its file name without the crop suffix and the extractor tag ``_<tag>``
+    (or a known one: ``_i3d``, ``_clip``, ..). Its label comes from the list's label column,
+    ``order`` (the first N videos anomalous) or the naming rule ``kind``, which must agree
+    where more than one speaks (:func:`dakd.released.labels.label_of`); None when none does.
     Lines naming crops of one video are grouped into one video, its files ordered by crop.
     With ``crops="listed"`` exactly the listed crops are taken (a warning says when the
     disk holds more); with ``crops="all"`` every crop file on disk beside the listed ones.
@@ -86,23 +91,25 @@ def read_video_list(list_file: str | os.PathLike, kind: str, feature_root: str |
     if not rows:
         raise FeatureImportError(f"{list_file}: the list names no feature files")
     _read_crops(rows, list_file)
-    groups, labels = _group_rows(rows, list_file, kind, root, folders)
+    groups, labels = _group_rows(rows, list_file, kind, root, folders, feature_tag(tag), order)
     return _listed_videos(groups, labels, crops, folders, list_file)
 
 
-def _group_rows(rows: list[_Row], list_file: Path, kind: str, root: Path | None,
-                folders: FolderIndex) -> tuple[_Groups, _Labels]:
+def _group_rows(rows: list[_Row], list_file: Path, kind: str | None, root: Path | None, folders: FolderIndex,
+                tag: re.Pattern[str], order: ListOrder | None) -> tuple[_Groups, _Labels]:
     """The rows of each video with the files they name, and each video's label (and the line
     it was first read from); a video listed twice or with two labels is an error."""
     list_dir, root_dir = os.path.dirname(os.fspath(list_file)) or ".", None if root is None else os.fspath(root)
     groups: _Groups = {}
     labels: _Labels = {}
+    position: dict[str, int] = {}  # a video's place in the list, for ``order``
     for row in rows:
         where = f"{list_file}:{row.number}"
-        video_id = check_video_id(FEATURE_TAG.sub("", row.base), where)
+        video_id = check_video_id(tag.sub("", row.base), where)
         found = None if row.bare else find_listed(row.parts, row.root, list_dir, root_dir, folders)
         found = found or resolve(row.listed, list_file, root, folders)
-        label = label_of(kind, video_id, row.label, where)
+        index = position.setdefault(video_id, len(position))
+        label = label_of(kind, video_id, row.label, where, order, index) or (None, "")
         known = labels.setdefault(video_id, (*label, row.number))
         if known[:2] != label:
             raise FeatureImportError(f"{where}: video {video_id!r} listed again with another label "
@@ -112,9 +119,20 @@ def _group_rows(rows: list[_Row], list_file: Path, kind: str, root: Path | None,
             if other.crop is None or row.crop is None or other.crop == row.crop:
                 what = "" if row.crop is None or other.crop is None else f"crop {row.sep}{row.crop} of "
                 raise FeatureImportError(f"{where}: {what}video {video_id!r} listed twice (also on line "
-                                         f"{other.number})")
+                                         f"{other.number}{_tag_note(other, row, video_id)})")
         entries.append((row, found))
+    if order is not None and order.count > len(labels):
+        raise FeatureImportError(f"{list_file}: {order.key} is {order.count}, but the list names only "
+                                 f"{len(labels)} video(s)")
     return groups, labels
+
+
+def _tag_note(first: _Row, second: _Row, video_id: str) -> str:
+    """Why two differently named lines are one video: the extractor tag taken off their names."""
+    if first.base == second.base:
+        return ""
+    return (f": {first.base!r} and {second.base!r} are one video id {video_id!r} once the extractor tag is "
+            "taken off; state the source's tag")
 
 
 def _listed_videos(groups: _Groups, labels: _Labels, crops: str, folders: FolderIndex,

@@ -13,8 +13,18 @@ from .errors import FeatureImportError
 CROP_SUFFIX = re.compile(r"__(\d+)$")
 # ShanghaiTech per-crop files (PEL4VAD): 01_0015_0.npy; only read as a crop from list context.
 SINGLE_CROP_SUFFIX = re.compile(r"_(0|[1-9]\d?)$")
-# Released files carry the extractor in their name (RTFM: Abuse001_x264_i3d.npy).
-FEATURE_TAG = re.compile(r"_(i3d|s3d|c3d|clip|rgb|flow)$", re.IGNORECASE)
+# Released files carry the extractor in their name (RTFM: Abuse001_x264_i3d.npy); these tags
+# are taken off any file name, a source's own tag (its backbone name, or stated) off its lists'.
+KNOWN_TAGS = ("i3d", "s3d", "c3d", "clip", "rgb", "flow")
+
+
+def feature_tag(*tags: str | None) -> re.Pattern[str]:
+    """``_<tag>`` at the end of a file stem, for any of ``tags`` and the known ones (case-insensitive)."""
+    names = dict.fromkeys(t for t in (*tags, *KNOWN_TAGS) if t)
+    return re.compile("_(" + "|".join(re.escape(t) for t in names) + ")$", re.IGNORECASE)
+
+
+FEATURE_TAG = feature_tag()
 DRIVE = re.compile(r"[A-Za-z]:")
 
 

@@ -23,11 +23,12 @@ GT_SUFFIX = re.compile(r"_gt$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class GroundTruthVideo:
-    """A test video as the ground truth is checked against it: id, snippet count, label."""
+    """A test video as the ground truth is checked against it: id, snippet count, label (None:
+    unknown, the ground truth gives it)."""
 
     video_id: str
     snippets: int
-    label: int
+    label: int | None
 
 
 @dataclass
@@ -52,7 +53,7 @@ def _load_labels(path: Path, what: str) -> np.ndarray:
 
 def _contradictions(videos: Sequence[GroundTruthVideo], labels: dict[str, np.ndarray]) -> list[str]:
     """``'<id>' (anomalous, no anomalous frame)`` / ``(normal, N anomalous frames)`` for each
-    video whose labels contradict its video-level label."""
+    video whose labels contradict its video-level label (a video without one has none)."""
     out = []
     for video in videos:
         count = int(labels[video.video_id].sum())
@@ -139,7 +140,7 @@ def read_ground_truth_folder(folder: str | os.PathLike, videos: Sequence[GroundT
         if len(names) > 1:
             raise FeatureImportError(f"{folder}: {len(names)} ground-truth files for video {video.video_id!r} "
                                      f"({', '.join(names[:3])})")
-        if not names:
+        if not names:  # a video of unknown label without a file is normal
             if video.label == 1:
                 missing.append(video.video_id)
             out[video.video_id] = VideoTruth(np.zeros(covered, np.uint8))

@@ -1,10 +1,12 @@
 """A study's tables: ``<study>.csv`` (mean/std per row and model), ``<study>_runs.csv`` (every
 seed), ``<study>.md`` and its plot (:mod:`dakd.report.plots`), from the cells
-:func:`dakd.reproduce.collect` reads."""
+:func:`dakd.reproduce.collect` reads; the linear probe's numbers (``dakd probe``), where given,
+as reference rows of the CSV and a line under the Markdown table."""
 
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -22,10 +24,18 @@ def _fmt(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.4f}"
 
 
+def read_probe(path: str | os.PathLike) -> dict[str, float]:
+    """``{backbone set: value (%)}`` from a probe_auc.json (:func:`dakd.probe.run_probe`)."""
+    report = json.loads(Path(path).read_text())
+    return {name: 100 * result["value"] for name, result in report["probes"].items() if result["value"] is not None}
+
+
 def write_tables(study: Study, cells: Sequence[Cell], dataset_kind: str | None, out_dir: str | os.PathLike,
-                 provenance: dict[str, Any]) -> dict[str, Path]:
-    """``<study>.csv`` (mean/std per row and model), ``<study>_runs.csv`` (every seed),
-    ``<study>.md`` and ``<study>.png``; returns the paths."""
+                 provenance: dict[str, Any], probe: dict[str, float] | None = None) -> dict[str, Path]:
+    """``<study>.csv`` (mean/std per row and model; the probe's sets as rows of model
+    ``probe``), ``<study>_runs.csv`` (every seed), ``<study>.md`` and ``<study>.png``; returns the paths."""
+    probe = probe or {}
+    metric = cells[0].metric if cells else "auc"
     out_dir = Path(out_dir)
     paths = {k: out_dir / f"{study.name}{s}" for k, s in
              (("summary", ".csv"), ("runs", "_runs.csv"), ("markdown", ".md"), ("plot", ".png"))}
@@ -38,6 +48,9 @@ def write_tables(study: Study, cells: Sequence[Cell], dataset_kind: str | None, 
             writer.writerow([study.name, cell.row.label, "" if cell.row.x is None else cell.row.x, cell.model,
                              cell.metric, _fmt(cell.mean), _fmt(cell.std), len(cell.values),
                              _paper(cell, dataset_kind) or "", "" if nce is None else f"{nce:.2f}", cell.unit])
+        for name, value in probe.items():
+            writer.writerow([study.name, f"Linear probe ({name})", "", "probe", metric, _fmt(value), "", 1, "", "",
+                             "snippet"])
     with atomic_path(paths["runs"]) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["study", "row", "x", "model", "seed", "metric", "value_percent", "run_dir",
@@ -49,7 +62,7 @@ def write_tables(study: Study, cells: Sequence[Cell], dataset_kind: str | None, 
                                  seed, cell.metric, f"{value:.4f}", cell.dirs[seed],
                                  "" if nce is None else f"{nce:.2f}", cell.unit, cell.results[seed]])
     with atomic_path(paths["markdown"]) as tmp:
-        tmp.write_text(markdown(study, cells, dataset_kind, provenance))
+        tmp.write_text(markdown(study, cells, dataset_kind, provenance, probe))
     plot_study(study, cells, paths["plot"])
     return paths
 
@@ -60,8 +73,10 @@ def _paper(cell: Cell, dataset_kind: str | None) -> float | None:
     return cell.row.paper.get(dataset_kind)
 
 
-def markdown(study: Study, cells: Sequence[Cell], dataset_kind: str | None, provenance: dict[str, Any]) -> str:
-    """The study as a Markdown table: mean ± std (%) per model, the paper's number where known."""
+def markdown(study: Study, cells: Sequence[Cell], dataset_kind: str | None, provenance: dict[str, Any],
+             probe: dict[str, float] | None = None) -> str:
+    """The study as a Markdown table: mean ± std (%) per model, the paper's number where known,
+    and the linear probe's numbers under it."""
     models = study.models
     metric = "/".join(sorted({c.metric.upper() for c in cells}))
     show_paper = any(_paper(c, dataset_kind) is not None for c in cells)
@@ -106,14 +121,21 @@ def markdown(study: Study, cells: Sequence[Cell], dataset_kind: str | None, prov
     if show_nce:
         lines += ["", "L_nce active: the share of the student's training batches in which the InfoNCE term took "
                   "part (it needs segments on both sides of delta); at 0 a row trains as if without L_nce."]
+    if probe:
+        sets = ", ".join(f"{name} {value:.2f}" for name, value in probe.items())
+        lines += ["", f"Linear probe (a logistic regression on single snippets, each labelled with its video's label; "
+                  f"`dakd probe`), {metric} (%): {sets}. A row at or below it learns nothing the features do not "
+                  "already give a linear classifier."]
     lines += ["", f"Dataset kind: {dataset_kind or 'unknown'}; code {provenance.get('code_version')}; "
               f"config digest {provenance.get('config_digest')}.", ""]
     return "\n".join(lines)
 
 
 def tabulate(data: dict[str, Any], dataset: str, study_name: str, runs_root: str | os.PathLike,
-             out_dir: str | os.PathLike, where: Any = "config") -> dict[str, Path]:
-    """Collect one study's results on ``dataset`` and write its CSV, Markdown and plot."""
+             out_dir: str | os.PathLike, where: Any = "config", probe: str | os.PathLike | None = None,
+             ) -> dict[str, Path]:
+    """Collect one study's results on ``dataset`` and write its CSV, Markdown and plot (with the
+    linear probe's numbers from ``probe``, a probe_auc.json, when given)."""
     plan = plan_dataset(data, dataset, where)
     if study_name not in plan.studies:
         raise ConfigError(f"{where}: no study {study_name!r} under reproduce.studies (have {sorted(plan.studies)})")
@@ -122,4 +144,4 @@ def tabulate(data: dict[str, Any], dataset: str, study_name: str, runs_root: str
     prov = provenance("tabulate", {"study": study_name, "seeds": list(plan.seeds),
                                    "reproduce": dataset_config(data, dataset, where).get("reproduce")},
                       dataset=dataset, runs_root=str(runs_root))
-    return write_tables(study, cells, plan.dataset_kind, out_dir, prov)
+    return write_tables(study, cells, plan.dataset_kind, out_dir, prov, None if probe is None else read_probe(probe))

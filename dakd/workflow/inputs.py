@@ -35,8 +35,8 @@ def imported_sources(config: dict[str, Any], dataset: str) -> list[str]:
     """The list and ground-truth files a 'features' dataset is imported from (edits rerun the import)."""
     spec = config["datasets"][dataset]
     root = Path(spec["root"])
-    files = [spec.get("ground_truth")] + [entry.get(split) for entry in (spec.get("sources") or {}).values()
-                                          for split in ("train", "test")]
+    files = [spec.get("ground_truth"), spec.get("compare_ground_truth")]
+    files += [entry.get(split) for entry in (spec.get("sources") or {}).values() for split in ("train", "test")]
     return [str(root / f) for f in files if f]
 
 

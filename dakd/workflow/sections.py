@@ -24,6 +24,8 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "pseudo_labels": ("device", "features", "pseudo_labels"),
     "student": ("seed", "device", "features", "student", "validation"),
     EVALUATION: ("device", "features", EVALUATION),
+    # The linear probe's default backbone sets are the teacher's backbones: that key, not the section.
+    "probe": ("seed", "features", "probe", EVALUATION, "teacher.backbones"),
     "score": ("device", "seed", "extract", "score"),
 }
 TRAINING_STAGES = ("teacher", "student")
@@ -76,4 +78,12 @@ def stage_params(config: dict[str, Any], stage: str, changes: dict[str, Any] | N
     if changes:
         config = set_dotted(config, changes)
     split = (config.get("validation") or {}).get("split")
-    return json.dumps({s: config.get(s) for s in stage_sections(stage, split)}, sort_keys=True)
+    return json.dumps({s: _read(config, s) for s in stage_sections(stage, split)}, sort_keys=True)
+
+
+def _read(config: dict[str, Any], key: str) -> Any:
+    """A section, or a dotted key inside one (None where absent)."""
+    value: Any = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value

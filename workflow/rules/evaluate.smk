@@ -29,3 +29,27 @@ rule evaluate:
         "dakd evaluate --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} {params.sets} "
         "--features {input.shards:q} --model {input.model:q} --annotations {input.annotations:q} "
         "--out {output.result:q} --scores-out {output.scores:q}" + THREADS + TO_LOG
+
+
+# The linear probe: a logistic regression on single snippets (dakd probe), the reference the
+# tables set every model beside.
+rule probe:
+    input:
+        shards=feature_shards,
+        annotations="results/{dataset}/annotations.parquet",
+    output:
+        result=report("results/{dataset}/probe_auc.json", category="{dataset}", subcategory="metrics"),
+        scores="results/{dataset}/probe_scores.parquet",
+    log:
+        "results/{dataset}/logs/probe.log",
+    benchmark:
+        "results/{dataset}/benchmarks/probe.tsv"
+    params:
+        cfg=lambda wc: stage_params(DATASETS.merged[wc.dataset], "probe"),
+    threads: 2
+    resources:
+        mem_mb=8000,
+    shell:
+        "dakd probe --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} --features {input.shards:q} "
+        "--annotations {input.annotations:q} --out {output.result:q} --scores-out {output.scores:q}"
+        + THREADS + TO_LOG

@@ -12,7 +12,8 @@
 
 rule tabulate:
     input:
-        lambda wc: STUDIES.results(wc.dataset, wc.study),
+        results=lambda wc: STUDIES.results(wc.dataset, wc.study),
+        probe="results/{dataset}/probe_auc.json",
     output:
         summary="results/{dataset}/tables/{study}.csv",
         runs="results/{dataset}/tables/{study}_runs.csv",
@@ -31,7 +32,8 @@ rule tabulate:
         mem_mb=2000,
     shell:
         "dakd tabulate --config {EFFECTIVE_CONFIG:q} --dataset {wildcards.dataset:q} --study {wildcards.study:q} "
-        "--runs-root results/{wildcards.dataset:q}/runs --out-dir results/{wildcards.dataset:q}/tables" + TO_LOG
+        "--runs-root results/{wildcards.dataset:q}/runs --out-dir results/{wildcards.dataset:q}/tables "
+        "--probe {input.probe:q}" + TO_LOG
 
 
 rule study_group:
