@@ -151,7 +151,9 @@ def train_teacher(cfg: DakdConfig, bags: BagSet, device: torch.device, progress:
     tcfg = cfg.teacher
     low = matmul_dtype(tcfg.optim.precision, device)
     dims = {b: bags.segments[b].shape[-1] for b in tcfg.backbones}
-    model = AnomalyDetector(dims, tcfg.model).to(device)
+    model = AnomalyDetector(dims, tcfg.model)
+    model.fit_inputs(bags.segments)
+    model.to(device)
     labels_cpu = bags.labels
     bags = _on_device(bags, device, low)
 
@@ -192,7 +194,9 @@ def train_student(cfg: DakdConfig, bags: BagSet, targets: DistillTargets, device
     generator = seed_everything(cfg.seed)
     scfg, dcfg = cfg.student, cfg.student.distill
     low = matmul_dtype(scfg.optim.precision, device)
-    model = AnomalyDetector({scfg.backbone: bags.segments[scfg.backbone].shape[-1]}, scfg.model).to(device)
+    model = AnomalyDetector({scfg.backbone: bags.segments[scfg.backbone].shape[-1]}, scfg.model)
+    model.fit_inputs(bags.segments)
+    model.to(device)
     width_t = targets.teacher_hidden.shape[-1]
     g_teacher = FeatureProjector(width_t, dcfg.projection_hidden, dcfg.projection_dim).to(device)
     g_student = FeatureProjector(model.hidden_width, dcfg.projection_hidden, dcfg.projection_dim).to(device)

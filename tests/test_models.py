@@ -330,3 +330,33 @@ def test_dropout_is_inverted_dropout_and_identity_in_eval(p):
     assert torch.equal(drop.eval()(x), x)
     with pytest.raises(ValueError):
         Dropout(1.0)
+
+
+@pytest.mark.parametrize("projection", ["mlp", "none"])
+def test_standardized_inputs_make_the_detector_blind_to_each_dimensions_offset_and_scale(projection):
+    """input_scale: standardize: every dimension is z-scored with the training segments'
+    statistics (a constant one keeps std 1), so features shifted and scaled per dimension
+    give a detector of the same initial weights exactly the same scores; raw inputs do not."""
+    temporal = "tam" if projection == "mlp" else "none"
+    segments = torch.randn(6, 8, 10) * torch.linspace(0.1, 3, 10) + 5
+    segments[..., 3] = 2.0  # a dimension that never varies (a dead ReLU unit)
+    offset, scale = torch.randn(10) * 10, torch.rand(10) * 4 + 0.5
+    scores = {}
+    for name in ("raw", "standardize"):
+        cfg = ModelConfig(width=16, heads=2, ffn_dim=32, temporal=temporal, projection=projection, input_scale=name)
+        for key, x in (("plain", segments), ("moved", segments * scale + offset)):
+            torch.manual_seed(0)
+            model = AnomalyDetector({"f": 10}, cfg)
+            model.fit_inputs({"f": x})
+            with torch.no_grad():
+                scores[name, key] = model.eval()({"f": x}).scores
+    torch.testing.assert_close(scores["standardize", "plain"], scores["standardize", "moved"], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(scores["raw", "plain"], scores["raw", "moved"], atol=1e-3)
+    torch.manual_seed(0)
+    model = AnomalyDetector({"f": 10}, ModelConfig(width=16, heads=2, ffn_dim=32, input_scale="standardize"))
+    model.fit_inputs({"f": segments})
+    z = model.scales["f"](segments).reshape(-1, 10)
+    torch.testing.assert_close(z.mean(0), torch.zeros(10), atol=1e-5, rtol=0)
+    assert model.scales["f"].std[3] == 1 and torch.allclose(z.std(0, unbiased=False)[[0, 1, 2, 4]], torch.ones(4))
+    assert {"scales.f.mean", "scales.f.std"} <= set(model.state_dict())  # a checkpoint carries them
+    assert not AnomalyDetector({"f": 10}, ModelConfig(width=16, heads=2, ffn_dim=32)).scales  # raw: nothing added

@@ -12,6 +12,7 @@ from .choices import (
     AttentionLayer,
     AttentionScale,
     InputProjection,
+    InputScale,
     MILReduction,
     NormalVideoAnchors,
     ScoringHeadLayout,
@@ -54,6 +55,9 @@ class ModelConfig:
     attention_bias: StrictBool = True
     # d in Eq. 5's sqrt((T + 2) d): the per-head dimension (DeBERTa) or the model width.
     attention_scale: AttentionScale = "head_dim"
+    # Features as they are (raw), or each dimension standardised with the mean and std of the
+    # training segments (standardize; the statistics are part of the checkpoint).
+    input_scale: InputScale = "raw"
     # Per-backbone projection MLPs d_t -> width -> width (mlp), or none: the features,
     # concatenated, go straight to the head (Sultani's detector; needs temporal: none).
     projection: InputProjection = "mlp"

@@ -1,4 +1,5 @@
-"""The anomaly detector: per-backbone projection MLPs, a temporal network, a scoring head.
+"""The anomaly detector: per-backbone input scaling and projection MLPs, a temporal network,
+a scoring head.
 
 The teacher is a detector over several backbones, the student over one; both are built
 from a :class:`ModelConfig` and the input dimension of each backbone read from the features.
@@ -20,6 +21,32 @@ from .temporal import build_temporal
 
 # model.head -> the layers after the 32-unit layer of the scoring head
 HEAD_LAYOUTS: dict[str, tuple[type[nn.Module], ...]] = {"relu": (nn.ReLU,), "sultani": ()}
+
+
+class Standardize(nn.Module):
+    """(B, n, d) -> (x - mean) / std per feature dimension, with the mean and std of the
+    training segments (:meth:`fit`), kept as buffers so that a checkpoint carries them.
+    Dimensions that never vary (a ReLU unit that is always 0) get std 1, not a division by zero."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, segments: torch.Tensor) -> None:
+        """Statistics of (N, n, d) training segments, in float64 for long sums."""
+        flat = segments.reshape(-1, segments.shape[-1]).double()
+        std = flat.std(dim=0, unbiased=False)
+        self.mean.copy_(flat.mean(dim=0))
+        self.std.copy_(torch.where(std > 1e-6 * std.max().clamp_min(1e-12), std, torch.ones_like(std)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+
+# model.input_scale -> the per-backbone module the features pass first
+INPUT_SCALES: dict[str, type[nn.Module] | None] = {"raw": None, "standardize": Standardize}
 
 
 def projection_mlp(in_dim: int, width: int) -> nn.Sequential:
@@ -66,6 +93,8 @@ class AnomalyDetector(nn.Module):
         if not input_dims:
             raise ValueError("a detector needs at least one backbone")
         self.input_dims = dict(input_dims)
+        scale = INPUT_SCALES[cfg.input_scale]
+        self.scales = nn.ModuleDict({} if scale is None else {name: scale(dim) for name, dim in input_dims.items()})
         self.raw_inputs = cfg.projection == "none"
         if self.raw_inputs:  # the config allows it with temporal: none only
             self.projections, self.temporal = nn.ModuleDict(), nn.Identity()
@@ -82,9 +111,17 @@ class AnomalyDetector(nn.Module):
     def backbones(self) -> list[str]:
         return list(self.input_dims)
 
+    def fit_inputs(self, segments: dict[str, torch.Tensor]) -> None:
+        """Fit the input scaling (``model.input_scale``) to the training bags, segments[backbone]
+        (N, n, d_t); nothing to fit for raw inputs."""
+        for name, scale in self.scales.items():
+            scale.fit(segments[name])
+
     def forward(self, inputs: dict[str, torch.Tensor]) -> DetectorOutput:
         """inputs[backbone]: (B, n, d_t) -> scores (B, n) and hidden (B, n, d); d = sum_t d_t
         for raw inputs (projection: none)."""
+        if self.scales:
+            inputs = {name: self.scales[name](x) if name in self.scales else x for name, x in inputs.items()}
         if self.raw_inputs:
             hidden = torch.cat([inputs[name] for name in self.input_dims], dim=-1)
         else:
