@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,27 +19,44 @@ from .losses import FeatureProjector, can_contrast, distillation_loss, mil_ranki
 from .models import AnomalyDetector
 from .runtime import autocast, matmul_dtype, seed_everything
 
+log = logging.getLogger("dakd")
+
+
+def batches_per_pass(labels: torch.Tensor, normal_per_batch: int, anomalous_per_batch: int) -> int:
+    """Balanced batches that show the larger class once (each class capped at its size)."""
+    counts = [int((labels == c).sum()) for c in (0, 1)]
+    if min(counts) == 0:
+        raise ValueError("MIL training needs both normal and anomalous training videos")
+    sizes = [min(normal_per_batch, counts[0]), min(anomalous_per_batch, counts[1])]
+    return max(-(-n // s) for n, s in zip(counts, sizes))
+
 
 def balanced_batches(labels: torch.Tensor, normal_per_batch: int, anomalous_per_batch: int,
-                     generator: torch.Generator) -> Iterator[torch.Tensor]:
+                     generator: torch.Generator, num_batches: int | None = None) -> Iterator[torch.Tensor]:
     """One epoch of batches, each ``normal_per_batch`` normal + ``anomalous_per_batch`` anomalous bags.
 
-    The epoch ends when the larger class has been seen once; the smaller class is drawn
-    again from fresh permutations, so every batch stays balanced.
+    The epoch ends when the larger class has been seen once (:func:`batches_per_pass`), or
+    after ``num_batches`` batches when given; each class is drawn from fresh permutations
+    whenever it runs out, so every batch stays balanced.
     """
     pools = [torch.nonzero(labels == c).squeeze(1) for c in (0, 1)]
-    if any(len(p) == 0 for p in pools):
-        raise ValueError("MIL training needs both normal and anomalous training videos")
+    one_pass = batches_per_pass(labels, normal_per_batch, anomalous_per_batch)
     sizes = [min(normal_per_batch, len(pools[0])), min(anomalous_per_batch, len(pools[1]))]
-    num_batches = max(-(-len(p) // s) for p, s in zip(pools, sizes))
 
     def stream(pool: torch.Tensor) -> Iterator[int]:
         while True:
             yield from pool[torch.randperm(len(pool), generator=generator)].tolist()
 
     streams = [stream(p) for p in pools]
-    for _ in range(num_batches):
+    for _ in range(one_pass if num_batches is None else num_batches):
         yield torch.tensor([next(streams[c]) for c in (0, 1) for _ in range(sizes[c])])
+
+
+def batches_per_epoch(labels: torch.Tensor, optim: OptimConfig) -> int:
+    """One pass over the larger class, or more where ``optim.min_steps`` asks for more steps
+    than ``epochs`` passes give (a training set that one batch holds: docs/readings.md)."""
+    one_pass = batches_per_pass(labels, optim.normal_per_batch, optim.anomalous_per_batch)
+    return max(one_pass, -(-optim.min_steps // optim.epochs))
 
 
 def make_optimizer(modules: list[Any], optim: OptimConfig) -> torch.optim.Adagrad:
@@ -104,12 +122,15 @@ def fit(stage: str, model: AnomalyDetector, modules: list[nn.Module], optim: Opt
     losses (``loss`` is minimised, every entry is logged), Adagrad over ``modules``, and
     validation bookkeeping. Returns the per-epoch mean of each entry."""
     optimizer = make_optimizer(modules, optim)
+    per_epoch = batches_per_epoch(labels, optim)
+    log.info("%s: %d epochs of %d batches (%d optimizer steps)", stage, optim.epochs, per_epoch,
+             optim.epochs * per_epoch)
     history = []
     for epoch in (bar := tqdm(range(optim.epochs), desc=stage, disable=not progress)):
         for module in modules:
             module.train()
         parts: dict[str, list[float]] = {}
-        batches = balanced_batches(labels, optim.normal_per_batch, optim.anomalous_per_batch, generator)
+        batches = balanced_batches(labels, optim.normal_per_batch, optim.anomalous_per_batch, generator, per_epoch)
         for number, index in enumerate(batches, 1):
             losses = step(index.to(device))
             optimizer.zero_grad(set_to_none=True)

@@ -5,11 +5,12 @@ import torch
 from helpers import small_config
 
 from dakd.checkpoints import load_checkpoint, load_detector
+from dakd.config import OptimConfig
 from dakd.errors import DakdError
 from dakd.features import load_bags
 from dakd.runtime import matmul_dtype, resolve_device
 from dakd.stages import run_evaluate, run_pseudo_labels, run_train_student, run_train_teacher
-from dakd.training import balanced_batches, train_teacher
+from dakd.training import balanced_batches, batches_per_epoch, train_teacher
 
 
 def test_balanced_batches_are_balanced_and_cover_the_larger_class():
@@ -21,6 +22,24 @@ def test_balanced_batches_are_balanced_and_cover_the_larger_class():
         assert (labels[b] == 0).sum() == 3 and (labels[b] == 1).sum() == 5
     seen = torch.cat(batches)[labels[torch.cat(batches)] == 1]
     assert sorted(seen.tolist()) == list(range(7, 32))
+
+
+def test_min_steps_adds_balanced_batches_to_each_epoch_of_a_small_training_set():
+    """Ped2's 6 + 4 training videos fit one 30 + 30 batch: 100 epochs are 100 steps, unless
+    optim.min_steps asks for more; a set that already gives enough steps is left as it is."""
+    ped2 = torch.tensor([1] * 6 + [0] * 4)
+    assert batches_per_epoch(ped2, OptimConfig()) == 1
+    assert batches_per_epoch(ped2, OptimConfig(min_steps=1000)) == 10
+    assert batches_per_epoch(ped2, OptimConfig(min_steps=1001)) == 11  # at least, never fewer
+    ucf = torch.tensor([1] * 810 + [0] * 800)
+    assert batches_per_epoch(ucf, OptimConfig()) == batches_per_epoch(ucf, OptimConfig(min_steps=2700)) == 27
+    assert batches_per_epoch(ucf, OptimConfig(min_steps=5400)) == 54
+    gen = torch.Generator().manual_seed(0)
+    batches = list(balanced_batches(ped2, 30, 30, gen, num_batches=10))
+    assert len(batches) == 10 and all(len(b) == 10 and ped2[b].sum() == 6 for b in batches)
+    plain = list(balanced_batches(ped2, 30, 30, torch.Generator().manual_seed(0)))
+    again = list(balanced_batches(ped2, 30, 30, torch.Generator().manual_seed(0), num_batches=1))
+    assert len(plain) == 1 and torch.equal(plain[0], again[0])  # min_steps 0 draws what it always drew
 
 
 def test_balanced_batches_need_both_classes():

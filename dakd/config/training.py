@@ -88,6 +88,10 @@ class OptimConfig:
     one for the rest, balanced batches, and the precision of the forward matmuls."""
 
     epochs: Int = Field(default=100, ge=1)
+    # At least this many optimizer steps in all: where epochs passes over the training videos
+    # give fewer (a training set that one batch holds is one step per epoch), each epoch gets
+    # more balanced batches. 0: an epoch is one pass, as the paper counts (docs/readings.md).
+    min_steps: Int = Field(default=0, ge=0)
     lr_temporal: Float = Field(default=1e-4, gt=0)
     lr_other: Float = Field(default=1e-3, gt=0)
     weight_decay: Float = Field(default=1e-3, ge=0)
