@@ -87,9 +87,12 @@ def make_demo(args: argparse.Namespace) -> None:
 
 def index_dataset(args: argparse.Namespace) -> None:
     from .datasets.configured import index_configured_dataset
+    from .videofiles import skipped_line
 
     index = index_configured_dataset(args.config, args.dataset, args.manifest, args.annotations)
     print(f"{args.dataset}: {len(index.videos)} videos {index.split_counts()}")
+    if skipped := skipped_line(index.skipped):
+        print(f"{args.dataset}: {skipped} in the video folders")
 
 
 def import_features(args: argparse.Namespace) -> None:

@@ -53,7 +53,7 @@ def test_ucf_crime(ucf, tmp_path):
 
 def test_ucf_errors_name_the_file(ucf):
     (ucf / "Anomaly-Videos-Part-1/Arrest/Arrest001_x264.mp4").unlink()
-    with pytest.raises(DatasetError, match=r"Anomaly_Train.txt: video 'Arrest001_x264.mp4' is listed but not found"):
+    with pytest.raises(DatasetError, match=r"Anomaly_Train.txt:\d+: video .Arrest001_x264.mp4. is listed but not fo"):
         index_dataset("ucf_crime", ucf)
     (ucf / "Anomaly_Train.txt").unlink()
     with pytest.raises(DatasetError, match=r"Anomaly_Train.txt: required dataset file not found"):
@@ -167,3 +167,43 @@ def test_shanghaitech_records_how_many_frames_a_mask_labels(tmp_path):
     np.save(root / "test_frame_mask" / "02_0161.npy", np.array([0, 2, 1]))
     with pytest.raises(DatasetError, match="02_0161.npy: a frame mask must be a non-empty array of 0 and 1"):
         index_dataset("shanghaitech", root)
+
+
+def test_the_listed_folder_wins_over_a_copy_elsewhere(ucf):
+    """A backup copy of a listed video under another folder: the list's own relative path
+    decides (issue 21, item 4: the sorted-first copy, here AAA_backup, used to win silently)."""
+    touch(ucf / "AAA_backup" / "Abuse001_x264.mp4")  # sorts before Anomaly-Videos-Part-1
+    index = index_dataset("ucf_crime", ucf)
+    path = {v.video_id: v.path for v in index.videos}["Abuse001_x264"]
+    assert path == ucf / "Anomaly-Videos-Part-1" / "Abuse" / "Abuse001_x264.mp4"
+
+
+def test_two_copies_and_no_way_to_choose_stop_naming_both(ucf):
+    """The test annotation names a bare file name; two files carry it: one line names both."""
+    touch(ucf / "backup" / "Abuse028_x264.mp4")
+    with pytest.raises(DatasetError) as error:
+        index_dataset("ucf_crime", ucf)
+    message = str(error.value)
+    assert message.startswith(f"{ucf / 'Temporal_Anomaly_Annotation_for_Testing_Videos.txt'}:1: ")
+    assert str(ucf / "backup" / "Abuse028_x264.mp4") in message and "\n" not in message
+    assert str(ucf / "Anomaly-Videos-Part-1" / "Abuse" / "Abuse028_x264.mp4") in message
+
+
+def test_shanghaitech_and_xd_refuse_two_files_of_one_video(tmp_path):
+    """ShanghaiTech lists bare names and XD-Violence takes every file: one video id in two
+    files (another folder or another container) is a line naming both, not a pick."""
+    root = tmp_path / "SHT"
+    for name in ["videos/01_001.avi", "videos/01_0014.avi", "copy/01_001.mp4", "videos/02_0161.avi"]:
+        touch(root / name)
+    (root / "SH_Train_new.txt").write_text("01_001 0\n01_0014 1\n")
+    (root / "SH_Test_NEW.txt").write_text("02_0161 0\n")
+    with pytest.raises(DatasetError, match=r"SH_Train_new\.txt:1: '01_001' matches 2 files, .*copy/01_001\.mp4 "
+                                           r"and .*videos/01_001\.avi"):
+        index_dataset("shanghaitech", root)
+    xd = tmp_path / "XD"
+    for name in ["train/a/v=x__#1_label_A.mp4", "train/b/v=x__#1_label_A.mkv", "test/v=y__#1_label_A.mp4"]:
+        touch(xd / name)
+    (xd / "annotations.txt").write_text("")
+    with pytest.raises(DatasetError, match=r"train/a/v=x__#1_label_A\.mp4 and .*train/b/v=x__#1_label_A\.mkv are "
+                                           r"both video 'v=x__#1_label_A'"):
+        index_dataset("xd_violence", xd)

@@ -163,7 +163,7 @@ def test_an_odd_extra_header_cell_keeps_the_message_on_one_line(tmp_path):
 
 
 def test_find_videos_follows_symlinked_folders_without_looping(tmp_path):
-    from dakd.datasets.base import find_videos
+    from dakd.videofiles import list_videos
 
     storage = tmp_path / "storage"
     (storage / "Abuse").mkdir(parents=True)
@@ -177,17 +177,18 @@ def test_find_videos_follows_symlinked_folders_without_looping(tmp_path):
     os.symlink(storage, root / "storage_again")                  # the linked folder reached twice
     os.symlink(tmp_path / "gone", root / "dangling")              # a broken link
     os.symlink(storage / "Abuse" / "Abuse001_x264.mp4", root / "Arrest001_x264.mp4")  # a linked file
-    found = find_videos(root)
-    assert found == {"Abuse001_x264.mp4": root / "Abuse" / "Abuse001_x264.mp4",
-                     "Normal001_x264.MP4": root / "Normal" / "Normal001_x264.MP4",
-                     "Arrest001_x264.mp4": root / "Arrest001_x264.mp4"}
+    found = list_videos(root)
+    assert found.by_name() == {"Abuse001_x264.mp4": [root / "Abuse" / "Abuse001_x264.mp4"],
+                               "Normal001_x264.MP4": [root / "Normal" / "Normal001_x264.MP4"],
+                               "Arrest001_x264.mp4": [root / "Arrest001_x264.mp4"]}
+    assert found.skipped_line() == "skipped 2 files: 2 not videos"  # notes.txt and the broken link
 
 
 def test_find_videos_in_a_symlinked_root(tmp_path):
-    from dakd.datasets.base import find_videos
+    from dakd.videofiles import list_videos
 
     (tmp_path / "real" / "sub").mkdir(parents=True)
     (tmp_path / "real" / "sub" / "a.avi").write_bytes(b"v")
     os.symlink(tmp_path / "real", tmp_path / "root")
     os.symlink(tmp_path / "real", tmp_path / "real" / "sub" / "up")
-    assert find_videos(tmp_path / "root") == {"a.avi": tmp_path / "root" / "sub" / "a.avi"}
+    assert list_videos(tmp_path / "root").videos == [tmp_path / "root" / "sub" / "a.avi"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,8 @@ import numpy as np
 
 from ..annotations import mask_intervals
 from ..atomic import read_text
-from .base import DatasetError, DatasetIndex, VideoEntry, find_videos, locate, register_dataset, require_file
+from ..videofiles import list_videos
+from .base import DatasetError, DatasetIndex, VideoEntry, locate, register_dataset, require_file
 from .naming import shanghaitech_label, ucf_label, xd_label
 
 
@@ -34,28 +36,32 @@ def ucf_crime(root: Path, options: dict[str, Any]) -> DatasetIndex:
     train_list = root / options.get("train_list", "Anomaly_Train.txt")
     test_annotations = root / options.get("test_annotations", "Temporal_Anomaly_Annotation_for_Testing_Videos.txt")
     train_lines, test_lines = _lines(train_list), _lines(test_annotations)
-    videos = find_videos(root)
+    listing = list_videos(root)
+    videos = listing.by_name()
     entries, intervals = [], {}
     for number, line in train_lines:
-        name = _video_file_name(line.split()[0], f"{train_list}:{number}")
+        where = f"{train_list}:{number}"
+        listed = _listed_path(line.split()[0], where)
+        name = listed.rsplit("/", 1)[-1]
         normal = "normal" in name.lower()
-        parts = line.split()[0].replace("\\", "/").split("/")
+        parts = listed.split("/")
         class_name = "Normal" if normal else (parts[0] if len(parts) > 1 else (ucf_label(name) or (1, "Anomaly"))[1])
-        entries.append(VideoEntry(Path(name).stem, locate(videos, name, train_list), "train", int(not normal),
-                                  class_name))
+        path = locate(videos, listed, where)
+        entries.append(VideoEntry(Path(name).stem, path, "train", int(not normal), class_name))
     for number, line in test_lines:
         where = f"{test_annotations}:{number}"
-        name, class_name, spans = _ucf_annotation(line.split(), where)
+        listed, class_name, spans = _ucf_annotation(line.split(), where)
+        name = listed.rsplit("/", 1)[-1]
         label = int(class_name.lower() != "normal")
         if label and not spans:
             raise DatasetError(f"{where}: anomalous video {name!r} has no interval")
         if not label and spans:
             raise DatasetError(f"{where}: normal video {name!r} has an anomalous interval {spans}")
         video_id = Path(name).stem
-        entries.append(VideoEntry(video_id, locate(videos, name, test_annotations), "test", label,
+        entries.append(VideoEntry(video_id, locate(videos, listed, where), "test", label,
                                   "Normal" if not label else class_name))
         intervals[video_id] = spans
-    return DatasetIndex(entries, intervals)
+    return DatasetIndex(entries, intervals, skipped=listing.skipped)
 
 
 def _video_file_name(listed: str, where: str) -> str:
@@ -65,6 +71,12 @@ def _video_file_name(listed: str, where: str) -> str:
     if not name:
         raise DatasetError(f"{where}: no video name in {listed!r}")
     return name if Path(name).suffix else f"{name}.mp4"
+
+
+def _listed_path(listed: str, where: str) -> str:
+    """The listed path with ``/`` separators and the file name :func:`_video_file_name` gives."""
+    folders = listed.replace("\\", "/").split("/")[:-1]
+    return "/".join(folders + [_video_file_name(listed, where)])
 
 
 def _ucf_annotation(fields: list[str], where: str) -> tuple[str, str, list[tuple[int, int]]]:
@@ -88,7 +100,7 @@ def _ucf_annotation(fields: list[str], where: str) -> tuple[str, str, list[tuple
             if end < start:
                 raise DatasetError(f"{where}: interval ({start}, {end}) ends before it starts")
             spans.append((start, end + 1))
-    return _video_file_name(listed, where), class_name, spans
+    return _listed_path(listed, where), class_name, spans
 
 
 @register_dataset("shanghaitech")
@@ -103,7 +115,8 @@ def shanghaitech(root: Path, options: dict[str, Any]) -> DatasetIndex:
     train_list = _first_present(root, options.get("train_list"), ("SH_Train_new.txt", "SH_Train.txt"))
     test_list = _first_present(root, options.get("test_list"), ("SH_Test_NEW.txt", "SH_Test.txt"))
     mask_dir = root / options.get("test_frame_masks", "test_frame_mask")
-    by_stem = {Path(name).stem: path for name, path in find_videos(root).items()}
+    found = list_videos(root)
+    by_stem = _by_stem(found.videos)
     entries, intervals, num_frames = [], {}, {}
     for split, listing in (("train", train_list), ("test", test_list)):
         for number, line in _lines(listing):
@@ -114,9 +127,8 @@ def shanghaitech(root: Path, options: dict[str, Any]) -> DatasetIndex:
                 raise DatasetError(f"{listing}:{number}: expected '<video> <0|1>' or a video name such as "
                                    f"01_001 / 01_0014, got {line!r}")
             stem, label = Path(fields[0]).stem, int(fields[1])
-            if stem not in by_stem:
-                raise DatasetError(f"{listing}: video {stem!r} is listed but not found under the dataset root")
-            entries.append(VideoEntry(stem, by_stem[stem], split, label, "Anomaly" if label else "Normal"))
+            path = locate(by_stem, stem, f"{listing}:{number}")
+            entries.append(VideoEntry(stem, path, split, label, "Anomaly" if label else "Normal"))
             if split == "test":
                 mask_file = mask_dir / f"{stem}.npy"
                 if not mask_file.is_file() and not label:
@@ -125,7 +137,7 @@ def shanghaitech(root: Path, options: dict[str, Any]) -> DatasetIndex:
                 intervals[stem], num_frames[stem] = mask_intervals(mask), int(mask.size)
                 if bool(label) != bool(mask.any()):
                     raise DatasetError(f"{mask_file}: frame mask disagrees with label {label} in {listing}")
-    return DatasetIndex(entries, intervals, num_frames)
+    return DatasetIndex(entries, intervals, num_frames, skipped=found.skipped)
 
 
 def _read_mask(path: Path) -> np.ndarray:
@@ -168,18 +180,35 @@ def xd_violence(root: Path, options: dict[str, Any]) -> DatasetIndex:
             raise DatasetError(f"{annotation_file}:{number}: every interval needs 0 <= start < end, got {bounds}")
         spans[Path(name).stem if name.endswith(".mp4") else name] = list(zip(values[::2], values[1::2]))
     entries, intervals = [], {}
+    skipped: Counter = Counter()
     for split, folder in splits.items():
         if not folder.is_dir():
             raise DatasetError(f"{folder}: {split} video directory not found")
-        for name, path in find_videos(folder).items():
-            found = xd_label(name)
-            if found is None:
-                raise DatasetError(f"{path}: file name carries no XD-Violence label (label_A, label_B1, ...)")
-            label, class_name = found
-            video_id = Path(name).stem
-            entries.append(VideoEntry(video_id, path, split, label, class_name))
+        found = list_videos(folder)
+        skipped.update(found.skipped)
+        for video_id, paths in _by_stem(found.videos).items():
+            if len(paths) > 1:
+                raise DatasetError(f"{folder}: {paths[0]} and {paths[1]} are both video {video_id!r}; "
+                                   "keep one (the video id is the file name without its extension)")
+            label, class_name = _xd_label(paths[0])
+            entries.append(VideoEntry(video_id, paths[0], split, label, class_name))
             if split == "test":
                 if label and video_id not in spans:
                     raise DatasetError(f"{annotation_file}: no intervals for violent test video {video_id!r}")
                 intervals[video_id] = spans.get(video_id, [])
-    return DatasetIndex(entries, intervals)
+    return DatasetIndex(entries, intervals, skipped=skipped)
+
+
+def _by_stem(paths: list[Path]) -> dict[str, list[Path]]:
+    """Paths grouped by file name without extension (a video id), in the listing's order."""
+    stems: dict[str, list[Path]] = {}
+    for path in paths:
+        stems.setdefault(path.stem, []).append(path)
+    return stems
+
+
+def _xd_label(path: Path) -> tuple[int, str]:
+    found = xd_label(path.name)
+    if found is None:
+        raise DatasetError(f"{path}: file name carries no XD-Violence label (label_A, label_B1, ...)")
+    return found

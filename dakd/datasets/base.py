@@ -8,7 +8,8 @@ Every adapter returns a :class:`DatasetIndex`; :func:`write_index` stores it as 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,15 @@ class VideoEntry:
 
 @dataclass
 class DatasetIndex:
-    """A dataset's videos, the anomalous frame intervals of its test videos, and for videos
-    labelled frame by frame (ShanghaiTech masks) how many frames the labels cover."""
+    """A dataset's videos, the anomalous frame intervals of its test videos, for videos
+    labelled frame by frame (ShanghaiTech masks) how many frames the labels cover, and how
+    many files the video folders held that are not videos, per reason
+    (:func:`dakd.videofiles.skip_reason`)."""
 
     videos: list[VideoEntry]
     intervals: dict[str, list[Interval]] = field(default_factory=dict)
     num_frames: dict[str, int] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)
 
     def split_counts(self) -> dict[str, int]:
         """Videos per split, splits in name order."""
@@ -87,37 +91,28 @@ def require_file(path: Path) -> Path:
     return path
 
 
-def find_videos(root: Path, extensions: Iterable[str] = (".mp4", ".avi", ".mkv", ".mov", ".webm")) -> dict[str, Path]:
-    """Every video file under ``root`` by file name (layouts differ between downloads).
+def locate(names: dict[str, list[Path]], listed: str, where: str) -> Path:
+    """The file a list names (``Abuse/Abuse001_x264.mp4`` or a bare file name), among the videos
+    ``names`` maps by file name.
 
-    Symlinked folders are followed (datasets are often assembled from links to shared
-    storage); each real directory is searched once, so a link back to an ancestor cannot
-    loop. When a name occurs twice, the first path in sorted order wins.
+    A name found once is that file. A name found more than once (a backup copy in another
+    folder) is the file whose path ends with the listed folders and name, when exactly one
+    does; otherwise there is no way to choose, and a one-line error names two candidates.
     """
-    found: dict[str, Path] = {}
-    wanted = {e.lower() for e in extensions}
-    candidates = []
-    visited = {os.path.realpath(root)}
-    for folder, dirnames, filenames in os.walk(root, followlinks=True):
-        # prune in place: skip directories already reached by another path (links, loops)
-        keep = []
-        for name in sorted(dirnames):
-            real = os.path.realpath(os.path.join(folder, name))
-            if real not in visited:
-                visited.add(real)
-                keep.append(name)
-        dirnames[:] = keep
-        candidates += [Path(folder) / name for name in filenames if os.path.splitext(name)[1].lower() in wanted]
-    for path in sorted(candidates):
-        if path.is_file():
-            found.setdefault(path.name, path)
-    return found
-
-
-def locate(videos: dict[str, Path], name: str, listed_in: Path) -> Path:
-    if name not in videos:
-        raise DatasetError(f"{listed_in}: video {name!r} is listed but not found under the dataset root")
-    return videos[name]
+    parts = tuple(part for part in listed.replace("\\", "/").split("/") if part)
+    if not parts:
+        raise DatasetError(f"{where}: no video name in {listed!r}")
+    candidates = names.get(parts[-1], [])
+    if not candidates:
+        raise DatasetError(f"{where}: video {parts[-1]!r} is listed but not found under the dataset root")
+    if len(candidates) == 1:
+        return candidates[0]
+    matching = [p for p in candidates if len(parts) > 1 and p.parts[-len(parts):] == parts]
+    if len(matching) == 1:
+        return matching[0]
+    pool = matching or candidates
+    raise DatasetError(f"{where}: {listed!r} matches {len(pool)} files, {pool[0]} and {pool[1]}, and the list "
+                       "does not say which; remove or rename the copy")
 
 
 def write_index(index: DatasetIndex, manifest: str | os.PathLike, annotations: str | os.PathLike) -> None:

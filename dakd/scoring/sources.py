@@ -11,9 +11,8 @@ from pathlib import Path
 
 from ..errors import DakdError
 from ..ids import check_video_id
+from ..videofiles import VIDEO_EXTENSIONS, list_videos
 
-# Containers looked for in folders (a file named explicitly may have any extension).
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp")
 URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -64,8 +63,7 @@ def expand_sources(items: list[str], device_format: str | None = None) -> tuple[
 
 
 def _videos_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()
-                  and not p.name.startswith("."))
+    return list_videos(folder).videos
 
 
 def stream_name(location: str) -> str:
