@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .atomic import write_json
 from .backbones import Backbone, build_backbone, num_crops
 from .config import ExtractConfig
-from .datasets.manifest import VideoTask, read_manifest
+from .datasets.manifest import VideoTask, read_manifest, shard_tasks, video_stats
 from .embed import ExtractTimings, device_resize, embed_snippets, embedded_videos
 from .errors import DakdError
 from .features import BackboneInfo, VideoFeatures, VideoMeta, read_metadata, write_shard
@@ -36,11 +36,6 @@ from .runtime import Precision
 from .video import FRAMES
 from .video.pool import DecodePool, decode_here
 from .video.readers import check_decoder
-
-
-def shard_tasks(tasks: Sequence[VideoTask], shard_size: int) -> list[list[VideoTask]]:
-    return [list(tasks[i : i + shard_size]) for i in range(0, len(tasks), shard_size)]
-
 
 # Settings that change speed, not features (every decoder yields the same frames).
 SPEED_ONLY = ("num_workers", "videos_per_worker", "shard_size", "decoder")
@@ -97,7 +92,7 @@ def extract_shard(tasks: Sequence[VideoTask], cfg: ExtractConfig, backbones: dic
                           {**b.describe(), **precision.record(name)}) for name, b in backbones.items()]
     prov = provenance("extract", asdict(cfg), fingerprint=extraction_fingerprint(cfg, backbones),
                       frames=frames_record(cfg),
-                      videos=[t.path for t in tasks])
+                      videos=[t.path for t in tasks], video_stats=video_stats(tasks))
     failed = [{"video_id": tasks[i].video_id, "path": tasks[i].path, "reason": failures[i]} for i in sorted(failures)]
     write_json(failure_manifest_path(out_path), failed)
     write_shard(out_path, [finished[i] for i in sorted(finished)], infos, prov)
@@ -114,8 +109,9 @@ def _assemble(task: VideoTask, info: dict[str, Any], chunks: dict[str, list[tupl
 
 
 def shard_is_current(path: Path, fingerprint: str, tasks: Sequence[VideoTask]) -> bool:
-    """True when ``path`` is a readable shard of the same videos made with the same
-    extraction fingerprint (and its failure manifest exists)."""
+    """True when ``path`` is a readable shard of the same video files (paths, sizes and
+    modification times) made with the same extraction fingerprint (and its failure manifest
+    exists). A shard written before sizes and times were recorded is judged by its paths."""
     if not path.is_file() or not failure_manifest_path(path).is_file():
         return False
     try:
@@ -123,7 +119,8 @@ def shard_is_current(path: Path, fingerprint: str, tasks: Sequence[VideoTask]) -
     except FeatureStoreError:
         return False
     inputs = prov.get("inputs", {})
-    return inputs.get("fingerprint") == fingerprint and inputs.get("videos") == [t.path for t in tasks]
+    same_files = inputs.get("video_stats", video_stats(tasks)) == video_stats(tasks)
+    return inputs.get("fingerprint") == fingerprint and inputs.get("videos") == [t.path for t in tasks] and same_files
 
 
 def build_backbones(cfg: ExtractConfig, device: torch.device, seed: int = 0) -> dict[str, Backbone]:

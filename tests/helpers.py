@@ -37,3 +37,20 @@ def write_video(path, num_frames: int, width: int = 64, height: int = 48, fps: i
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+# An encoder each container takes (FFmpeg picks the container from the extension; H.264 elsewhere).
+FFMPEG_CODECS = {".webm": ["-c:v", "libvpx"], ".ogv": ["-c:v", "libtheora"], ".flv": ["-c:v", "flv"],
+                 ".wmv": ["-c:v", "wmv2"], ".asf": ["-c:v", "wmv2"], ".mpg": ["-c:v", "mpeg1video"],
+                 ".mpeg": ["-c:v", "mpeg1video"], ".vob": ["-c:v", "mpeg2video"], ".avi": ["-c:v", "mpeg4"],
+                 ".3gp": ["-c:v", "h263", "-s", "128x96"], ".3g2": ["-c:v", "h263", "-s", "128x96"]}
+
+
+def ffmpeg_clip(path, frames: int = 12, fps: int = 25, source: str = "testsrc", extra: tuple[str, ...] = ()) -> None:
+    """A ``source`` (testsrc, mandelbrot, ...) clip of ``frames`` frames at 64x48 (or the codec's
+    size) in the container ``path``'s extension names, made by the ffmpeg command."""
+    import subprocess
+
+    codec = FFMPEG_CODECS.get(path.suffix.lower(), ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}=size=64x48:rate={fps}",
+                    "-frames:v", str(frames), *codec, *extra, str(path)], check=True, timeout=60)

@@ -100,6 +100,21 @@ def test_extraction_shapes_failures_and_resume(videos, tmp_path):
     assert read_shard(out / "shard-00000.parquet").videos[0].features["i3d"].shape[1] == 10
 
 
+def test_a_replaced_video_is_extracted_again(tmp_path):
+    """The same path with other content (a broken video replaced by a repaired one) is not the shard's
+    video any more: its size and time are recorded, and a rerun re-extracts (issue 21, item 1)."""
+    data = {"extract": {"backbones": {"clip": TINY_BACKBONES["clip"]}, "crops": "center", "decode_short_side": 40,
+                        "num_workers": 1}}
+    cfg = DakdConfig.from_dict(data)
+    (tmp_path / "v.mp4").write_bytes(b"broken")
+    (tmp_path / "m.csv").write_text("video_id,path,split,label,class_name\nv,v.mp4,train,0,Normal\n")
+    failures = run_extract(cfg.extract, tmp_path / "m.csv", tmp_path / "out", torch.device("cpu"), progress=False)
+    assert [f["video_id"] for f in failures] == ["v"]
+    write_video(tmp_path / "v.mp4", 20)
+    assert run_extract(cfg.extract, tmp_path / "m.csv", tmp_path / "out", torch.device("cpu"), progress=False) == []
+    assert [v.meta.video_id for v in read_shard(tmp_path / "out" / "shard-00000.parquet").videos] == ["v"]
+
+
 def test_hanging_decoder_is_killed_by_the_timeout(videos, tmp_path):
     """A FIFO with no writer blocks the decoder forever, like decord's frame-count loop."""
     os.mkfifo(tmp_path / "stuck.mp4")

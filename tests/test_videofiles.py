@@ -2,27 +2,14 @@
 the decoders, and the files an index or `dakd score` skips, each counted with its reason."""
 
 import csv
-import subprocess
 
 import pytest
 import yaml
+from helpers import ffmpeg_clip
 
 from dakd.cli import main
 from dakd.video.readers import open_reader
 from dakd.videofiles import VIDEO_EXTENSIONS, list_videos, skip_reason
-
-# An encoder each container takes (FFmpeg picks the container from the extension).
-CODECS = {".webm": ["-c:v", "libvpx"], ".ogv": ["-c:v", "libtheora"], ".flv": ["-c:v", "flv"],
-          ".wmv": ["-c:v", "wmv2"], ".asf": ["-c:v", "wmv2"], ".mpg": ["-c:v", "mpeg1video"],
-          ".mpeg": ["-c:v", "mpeg1video"], ".vob": ["-c:v", "mpeg2video"], ".avi": ["-c:v", "mpeg4"],
-          ".3gp": ["-c:v", "h263", "-s", "128x96"], ".3g2": ["-c:v", "h263", "-s", "128x96"]}
-
-
-def ffmpeg_clip(path, frames: int = 12, fps: int = 25, extra: tuple[str, ...] = ()) -> None:
-    """A testsrc clip of ``frames`` frames at 64x48 (or the codec's size) in ``path``'s container."""
-    codec = CODECS.get(path.suffix.lower(), ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size=64x48:rate={fps}",
-                    "-frames:v", str(frames), *codec, *extra, str(path)], check=True, timeout=60)
 
 
 @pytest.mark.parametrize("extension", VIDEO_EXTENSIONS)

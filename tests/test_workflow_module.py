@@ -2,6 +2,8 @@
 the effective config file, the map of the sections each stage reads, run-directory patterns,
 input functions and the studies' jobs."""
 
+import json
+import os
 import re
 
 import pytest
@@ -198,3 +200,39 @@ def test_scored_videos(config, tmp_path):
     assert inputs.scored_video_input(cfg, "demo", "a", videos)["video"] == videos["a"]
     with pytest.raises(WorkflowError, match="no video named 'b'"):
         inputs.scored_video_input(cfg, "demo", "b", videos)
+
+
+def test_the_index_reruns_on_what_it_reads(config, tmp_path):
+    """The index's inputs are the files it reads, and its sources digest changes with a video added
+    or removed and with an edit to a file it reads, but not with a video's content (that is its
+    shard's: shard_videos) nor with a file the index skips."""
+    root = tmp_path / "XD"
+    for name in ["train/v=a__#1_label_A.mp4", "test/v=b__#1_label_A.mp4"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"v")
+    (root / "annotations.txt").write_text("")
+    config["datasets"]["xd"] = {"kind": "xd_violence", "root": str(root)}
+    assert inputs.dataset_root_inputs(config, "xd", "c.yaml") == [str(root / "annotations.txt")]
+    before = inputs.dataset_sources_digest(config, "xd")
+    (root / "train" / "v=a__#1_label_A.mp4").write_bytes(b"repaired")
+    (root / "train" / "._v=a__#1_label_A.mp4").write_bytes(b"metadata")
+    assert inputs.dataset_sources_digest(config, "xd") == before
+    (root / "train" / "v=c__#1_label_A.ts").write_bytes(b"v")
+    added = inputs.dataset_sources_digest(config, "xd")
+    assert added != before
+    os.utime(root / "annotations.txt", ns=(1, 1))
+    assert inputs.dataset_sources_digest(config, "xd") != added
+    assert inputs.dataset_sources_digest(config, "demo") == ""
+
+
+def test_a_shard_reruns_on_its_own_rows_and_videos(tmp_path):
+    videos = [tmp_path / f"v{i}.mp4" for i in range(5)]
+    for path in videos:
+        path.write_bytes(b"v")
+    manifest = tmp_path / "videos.csv"
+    manifest.write_text("video_id,path,split,label,class_name\n"
+                        + "".join(f"v{i},{p},train,0,Normal\n" for i, p in enumerate(videos)))
+    before = [inputs.shard_videos(manifest, n, 2) for n in range(3)]
+    assert [len(json.loads(b)["videos"]) for b in before] == [2, 2, 1]
+    videos[2].write_bytes(b"a repaired video")
+    assert [inputs.shard_videos(manifest, n, 2) == b for n, b in enumerate(before)] == [True, False, True]

@@ -2,9 +2,19 @@
 the benchmarks' naming rules (:mod:`.naming`) and the video manifest (:mod:`.manifest`)."""
 
 from . import adapters, demo  # noqa: F401  (registers the adapters)
-from .base import DatasetError, DatasetIndex, VideoEntry, available_datasets, index_dataset, write_index
+from .base import (
+                   DatasetError,
+                   DatasetIndex,
+                   DatasetSources,
+                   VideoEntry,
+                   available_datasets,
+                   dataset_sources,
+                   index_dataset,
+                   write_index,
+)
 from .manifest import VideoTask, count_videos, read_manifest, write_manifest
 from .naming import LABEL_RULES
 
-__all__ = ["LABEL_RULES", "DatasetError", "DatasetIndex", "VideoEntry", "VideoTask", "available_datasets",
-           "count_videos", "index_dataset", "read_manifest", "write_index", "write_manifest"]
+__all__ = ["LABEL_RULES", "DatasetError", "DatasetIndex", "DatasetSources", "VideoEntry", "VideoTask",
+           "available_datasets", "count_videos", "dataset_sources", "index_dataset", "read_manifest", "write_index",
+           "write_manifest"]

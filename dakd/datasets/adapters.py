@@ -11,7 +11,16 @@ import numpy as np
 from ..annotations import mask_intervals
 from ..atomic import read_text
 from ..videofiles import list_videos
-from .base import DatasetError, DatasetIndex, VideoEntry, locate, register_dataset, require_file
+from .base import (
+    DatasetError,
+    DatasetIndex,
+    DatasetSources,
+    VideoEntry,
+    locate,
+    register_dataset,
+    register_sources,
+    require_file,
+)
 from .naming import shanghaitech_label, ucf_label, xd_label
 
 
@@ -33,8 +42,7 @@ def ucf_crime(root: Path, options: dict[str, Any]) -> DatasetIndex:
 
     -1 marks a missing interval. Frame numbers are read as inclusive 0-based indices, so
     ``[s, e]`` becomes ``[s, e + 1)``."""
-    train_list = root / options.get("train_list", "Anomaly_Train.txt")
-    test_annotations = root / options.get("test_annotations", "Temporal_Anomaly_Annotation_for_Testing_Videos.txt")
+    train_list, test_annotations = _ucf_files(root, options)
     train_lines, test_lines = _lines(train_list), _lines(test_annotations)
     listing = list_videos(root)
     videos = listing.by_name()
@@ -62,6 +70,16 @@ def ucf_crime(root: Path, options: dict[str, Any]) -> DatasetIndex:
                                   "Normal" if not label else class_name))
         intervals[video_id] = spans
     return DatasetIndex(entries, intervals, skipped=listing.skipped)
+
+
+def _ucf_files(root: Path, options: dict[str, Any]) -> tuple[Path, Path]:
+    return (root / options.get("train_list", "Anomaly_Train.txt"),
+            root / options.get("test_annotations", "Temporal_Anomaly_Annotation_for_Testing_Videos.txt"))
+
+
+@register_sources("ucf_crime")
+def ucf_sources(root: Path, options: dict[str, Any]) -> DatasetSources:
+    return DatasetSources(list(_ucf_files(root, options)), [root])
 
 
 def _video_file_name(listed: str, where: str) -> str:
@@ -112,9 +130,7 @@ def shanghaitech(root: Path, options: dict[str, Any]) -> DatasetIndex:
     anomalous), and a frame mask per anomalous test video in ``test_frame_mask/<video>.npy``
     (1 = anomalous frame; a normal test video's mask is optional). Videos are files named
     ``<video>.<ext>`` anywhere under the root."""
-    train_list = _first_present(root, options.get("train_list"), ("SH_Train_new.txt", "SH_Train.txt"))
-    test_list = _first_present(root, options.get("test_list"), ("SH_Test_NEW.txt", "SH_Test.txt"))
-    mask_dir = root / options.get("test_frame_masks", "test_frame_mask")
+    train_list, test_list, mask_dir = _shanghaitech_files(root, options)
     found = list_videos(root)
     by_stem = _by_stem(found.videos)
     entries, intervals, num_frames = [], {}, {}
@@ -138,6 +154,19 @@ def shanghaitech(root: Path, options: dict[str, Any]) -> DatasetIndex:
                 if bool(label) != bool(mask.any()):
                     raise DatasetError(f"{mask_file}: frame mask disagrees with label {label} in {listing}")
     return DatasetIndex(entries, intervals, num_frames, skipped=found.skipped)
+
+
+def _shanghaitech_files(root: Path, options: dict[str, Any]) -> tuple[Path, Path, Path]:
+    """The train list, the test list and the frame-mask folder."""
+    return (_first_present(root, options.get("train_list"), ("SH_Train_new.txt", "SH_Train.txt")),
+            _first_present(root, options.get("test_list"), ("SH_Test_NEW.txt", "SH_Test.txt")),
+            root / options.get("test_frame_masks", "test_frame_mask"))
+
+
+@register_sources("shanghaitech")
+def shanghaitech_sources(root: Path, options: dict[str, Any]) -> DatasetSources:
+    train_list, test_list, mask_dir = _shanghaitech_files(root, options)
+    return DatasetSources([train_list, test_list, *sorted(mask_dir.glob("*.npy"))], [root])
 
 
 def _read_mask(path: Path) -> np.ndarray:
@@ -165,8 +194,7 @@ def xd_violence(root: Path, options: dict[str, Any]) -> DatasetIndex:
     etc. violent; the first code names the class), videos under ``train_dir`` / ``test_dir``,
     and ``annotations.txt`` with ``<video> s1 e1 [s2 e2 ...]`` frame intervals for the
     violent test videos (end exclusive, as the dataset's own evaluation code reads them)."""
-    splits = {"train": root / options.get("train_dir", "train"), "test": root / options.get("test_dir", "test")}
-    annotation_file = root / options.get("test_annotations", "annotations.txt")
+    splits, annotation_file = _xd_files(root, options)
     spans: dict[str, list[tuple[int, int]]] = {}
     for number, line in _lines(annotation_file):
         name, *bounds = line.split()
@@ -197,6 +225,18 @@ def xd_violence(root: Path, options: dict[str, Any]) -> DatasetIndex:
                     raise DatasetError(f"{annotation_file}: no intervals for violent test video {video_id!r}")
                 intervals[video_id] = spans.get(video_id, [])
     return DatasetIndex(entries, intervals, skipped=skipped)
+
+
+def _xd_files(root: Path, options: dict[str, Any]) -> tuple[dict[str, Path], Path]:
+    """The video folder of each split and the test annotation file."""
+    return ({"train": root / options.get("train_dir", "train"), "test": root / options.get("test_dir", "test")},
+            root / options.get("test_annotations", "annotations.txt"))
+
+
+@register_sources("xd_violence")
+def xd_sources(root: Path, options: dict[str, Any]) -> DatasetSources:
+    splits, annotation_file = _xd_files(root, options)
+    return DatasetSources([annotation_file], list(splits.values()))
 
 
 def _by_stem(paths: list[Path]) -> dict[str, list[Path]]:

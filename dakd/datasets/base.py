@@ -18,6 +18,7 @@ from ..annotations import Interval, write_annotations
 from ..errors import DakdError
 from ..ids import check_split, check_video_id
 from ..registry import Registry
+from ..videofiles import Listing, list_videos
 from .manifest import write_manifest
 
 
@@ -54,6 +55,33 @@ class DatasetIndex:
 Adapter = Callable[[Path, dict[str, Any]], DatasetIndex]
 ADAPTERS: Registry[Adapter] = Registry("dataset kind", DatasetError)
 register_dataset = ADAPTERS.register
+
+
+@dataclass(frozen=True)
+class DatasetSources:
+    """What indexing a dataset reads: ``files`` (lists, annotations, frame masks; some may be
+    missing, which the index reports) and the ``folders`` it searches for videos. The workflow
+    reruns the index when any of them changes."""
+
+    files: list[Path]
+    folders: list[Path]
+
+    def listing(self) -> Listing:
+        """The videos under every folder, and the files skipped there."""
+        listing = Listing()
+        for folder in self.folders:
+            listing.update(list_videos(folder))
+        return listing
+
+
+Sources = Callable[[Path, dict[str, Any]], DatasetSources]
+SOURCES: Registry[Sources] = Registry("dataset kind", DatasetError)
+register_sources = SOURCES.register
+
+
+def dataset_sources(kind: str, root: str | os.PathLike, options: dict[str, Any] | None = None) -> DatasetSources:
+    """The files and folders indexing dataset ``kind`` under ``root`` reads."""
+    return SOURCES.get(kind)(Path(root), dict(options or {}))
 
 
 def available_datasets() -> list[str]:

@@ -20,7 +20,15 @@ import numpy as np
 
 from ..atomic import atomic_path, write_json
 from ..config import DemoSpec
-from .base import DatasetError, DatasetIndex, VideoEntry, register_dataset, require_file
+from .base import (
+    DatasetError,
+    DatasetIndex,
+    DatasetSources,
+    VideoEntry,
+    register_dataset,
+    register_sources,
+    require_file,
+)
 
 EVENTS = ("panic", "fall", "flash")
 
@@ -146,3 +154,9 @@ def demo(root: Path, options: dict[str, Any]) -> DatasetIndex:
                for r in records]
     intervals = {r["video_id"]: [tuple(i) for i in r["intervals"]] for r in records if r["split"] == "test"}
     return DatasetIndex(entries, intervals)
+
+
+@register_sources("demo")
+def demo_sources(root: Path, options: dict[str, Any]) -> DatasetSources:
+    """The demo's index reads ``demo.json`` only (make_demo writes it after the videos)."""
+    return DatasetSources([root / "demo.json"], [])

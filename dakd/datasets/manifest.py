@@ -131,6 +131,25 @@ def write_manifest(videos: Iterable[Any], path: str | os.PathLike) -> None:
             writer.writerow([v.video_id, str(Path(v.path).resolve()), v.split, v.label, v.class_name])
 
 
+def shard_tasks(tasks: Sequence[VideoTask], shard_size: int) -> list[list[VideoTask]]:
+    """The manifest's videos cut into shards of ``shard_size``, in manifest order."""
+    return [list(tasks[i : i + shard_size]) for i in range(0, len(tasks), shard_size)]
+
+
+def video_stats(tasks: Sequence[VideoTask]) -> list[list[int] | None]:
+    """Per video, ``[size in bytes, modification time in ns]`` (None for a missing file): a video
+    replaced by another (a repaired copy) changes them, so its shard is extracted again."""
+    stats: list[list[int] | None] = []
+    for task in tasks:
+        try:
+            stat = os.stat(task.path)
+        except OSError:
+            stats.append(None)
+        else:
+            stats.append([stat.st_size, stat.st_mtime_ns])
+    return stats
+
+
 def count_videos(path: str | os.PathLike) -> int:
     """How many videos (non-blank rows below the header) a manifest lists, without checking them."""
     with open(path, newline="", encoding="utf-8-sig") as fh:

@@ -4,7 +4,11 @@ Snakemake WorkflowError with a one-line ``dakd: ...`` message (an input function
 
 from __future__ import annotations
 
+import csv
+import json
 import os
+import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +23,43 @@ def workflow_error(message: str) -> Exception:
     return WorkflowError(message)
 
 
+# Snakemake reads braces in an input path as a wildcard, so such files are followed through
+# dataset_sources_digest (a rule parameter) alone.
+BRACES = re.compile(r"[{}]")
+
+
 def dataset_root_inputs(config: dict[str, Any], dataset: str, where: str) -> list[str]:
-    """Input of the indexing rule: the demo's generated description, nothing for a real dataset,
-    whose root must exist (else the plan stops while the DAG is built, naming the missing path)."""
+    """Input of the indexing rule: the files the index reads (the demo's generated description;
+    a real dataset's lists, annotations and masks that exist: an edit reruns the index). A real
+    dataset's root must exist, else the plan stops while the DAG is built, naming the path."""
+    from ..datasets import dataset_sources
+
     spec = config["datasets"][dataset]
     root = Path(spec["root"])
     if spec["kind"] == "demo":
         return [str(root / "demo.json")]
     if not root.is_dir():
         raise workflow_error(f"dakd: dataset {dataset!r}: {root} not found (set datasets.{dataset}.root in {where})")
-    return []
+    files = dataset_sources(spec["kind"], root, spec.get("options")).files
+    return [str(f) for f in files if f.is_file() and not BRACES.search(str(f))]
+
+
+def dataset_sources_digest(config: dict[str, Any], dataset: str) -> str:
+    """The indexing rule's rerun trigger beyond its input files: a digest of the video files its
+    folders hold (added, removed or renamed videos rerun the index; a video's content is its
+    shard's business, :func:`shard_videos`) and the size and time of every file it reads."""
+    from ..datasets import dataset_sources
+    from ..provenance import config_digest
+
+    spec = config["datasets"][dataset]
+    if spec["kind"] == "demo" or not Path(spec["root"]).is_dir():
+        return ""
+    sources = dataset_sources(spec["kind"], spec["root"], spec.get("options"))
+    stats = {}
+    for path in sources.files:
+        stat = path.stat() if path.is_file() else None
+        stats[str(path)] = stat and [stat.st_size, stat.st_mtime_ns]
+    return config_digest({"videos": sources.listing().digest(), "files": stats})
 
 
 def imported_sources(config: dict[str, Any], dataset: str) -> list[str]:
@@ -38,6 +69,21 @@ def imported_sources(config: dict[str, Any], dataset: str) -> list[str]:
     files = [spec.get("ground_truth"), spec.get("compare_ground_truth")]
     files += [entry.get(split) for entry in (spec.get("sources") or {}).values() for split in ("train", "test")]
     return [str(root / f) for f in files if f]
+
+
+def shard_videos(manifest: str | os.PathLike, number: int, shard_size: int) -> str:
+    """The rerun trigger of shard ``number``: its manifest rows with each video file's size and
+    modification time, as JSON. Extraction does not take the manifest's time (the index rewrites
+    it whenever it reruns), so an edit reruns only the shards whose videos or rows changed."""
+    from ..datasets.manifest import VideoTask, shard_tasks, video_stats
+
+    with open(manifest, newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    groups = shard_tasks(rows, shard_size)
+    chunk = groups[number] if number < len(groups) else []
+    folder = Path(manifest).parent
+    tasks = [VideoTask(r["video_id"], str(folder / r["path"]), r["split"], r["label"], r["class_name"]) for r in chunk]
+    return json.dumps({"videos": [asdict(t) for t in tasks], "stats": video_stats(tasks)}, sort_keys=True)
 
 
 def shard_files(dataset: str, manifest: str | os.PathLike, shard_size: int) -> list[str]:

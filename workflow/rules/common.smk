@@ -11,8 +11,8 @@ from snakemake.utils import update_config
 from dakd.config import ConfigError
 from dakd.workflow.configuration import (Datasets, check_config, command_line_overrides, dataset_source,
                                          write_effective_config)
-from dakd.workflow.inputs import (dataset_root_inputs, imported_features, imported_sources, run_prefix,
-                                  scored_video_input, scored_videos, shard_files)
+from dakd.workflow.inputs import (dataset_root_inputs, dataset_sources_digest, imported_features, imported_sources,
+                                  run_prefix, scored_video_input, scored_videos, shard_files, shard_videos)
 from dakd.workflow.sections import EVALUATION_PATTERN, RUN_PREFIX_PATTERNS, stage_params
 from dakd.workflow.studies import StudyPlans
 

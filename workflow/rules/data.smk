@@ -24,7 +24,8 @@ if "demo" in config["datasets"]:
 
 checkpoint index_dataset:
     input:
-        # a real dataset that is not where config.yaml says stops the plan here, with one line
+        # the files the index reads (an edit reruns it); a real dataset that is not where
+        # config.yaml says stops the plan here, with one line
         lambda wc: dataset_root_inputs(config, wc.dataset, CONFIG_FILE),
     wildcard_constraints:
         dataset=one_of(VIDEO_DATASETS),
@@ -37,6 +38,8 @@ checkpoint index_dataset:
         "results/{dataset}/benchmarks/index_dataset.tsv"
     params:
         spec=lambda wc: dataset_source(config, wc.dataset),
+        # the videos its folders hold and the files it reads: a video added or removed reruns it
+        sources=lambda wc: dataset_sources_digest(config, wc.dataset),
     threads: 1
     resources:
         mem_mb=2000,

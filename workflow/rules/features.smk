@@ -1,9 +1,12 @@
-# Features: one job per shard, so a failed or killed shard reruns alone.
+# Features: one job per shard, so a failed or killed shard reruns alone, and a replaced video
+# re-extracts its own shard only.
 
 
 rule extract_shard:
     input:
-        manifest="results/{dataset}/videos.csv",
+        # after the index (the checkpoint), but not because the index ran again: what a shard
+        # depends on is its rows of the manifest and its video files (params.videos)
+        manifest=lambda wc: ancient(checkpoints.index_dataset.get(dataset=wc.dataset).output.manifest),
     output:
         shard="results/{dataset}/features/shard-{shard}.parquet",
         failures="results/{dataset}/features/shard-{shard}.failures.json",
@@ -14,6 +17,8 @@ rule extract_shard:
     params:
         cfg=lambda wc: stage_params(DATASETS.merged[wc.dataset], "extract"),
         number=lambda wc: int(wc.shard),
+        videos=lambda wc: shard_videos(f"results/{wc.dataset}/videos.csv", int(wc.shard),
+                                       DATASETS.typed[wc.dataset].extract.shard_size),
     threads: 4
     resources:
         mem_mb=16000,
