@@ -236,3 +236,42 @@ def test_a_shard_reruns_on_its_own_rows_and_videos(tmp_path):
     assert [len(json.loads(b)["videos"]) for b in before] == [2, 2, 1]
     videos[2].write_bytes(b"a repaired video")
     assert [inputs.shard_videos(manifest, n, 2) == b for n, b in enumerate(before)] == [True, False, True]
+
+
+def test_a_command_line_value_wins_over_a_dataset_override_and_says_what_it_replaced(config):
+    """Issue 21, item 2: --config 'teacher={optim: {epochs: 50}}' (the README's example) did nothing on
+    the demo, whose overrides set 30. The command line wins, in one line naming both values; the
+    per-dataset form sets one dataset's value and beats the top-level one there."""
+    from snakemake.utils import update_config
+
+    from dakd.workflow.precedence import command_line_first
+
+    settings = {"teacher": {"optim": {"epochs": "50"}}, "seed": 3}
+    update_config(config, command_line_overrides(settings))
+    assert command_line_first(config, settings) == [
+        "dakd: --config teacher.optim.epochs=50 replaces 30 from datasets.demo.overrides"]
+    datasets = Datasets.of(config, "c.yaml")
+    assert datasets.typed["demo"].teacher.optim.epochs == 50 and datasets.typed["ucf"].teacher.optim.epochs == 50
+    assert datasets.typed["demo"].student.optim.epochs == 30  # what --config does not set stays
+    settings = {"datasets": {"demo": {"overrides": {"teacher": {"optim": {"epochs": "9"}}}}},
+                "teacher": {"optim": {"epochs": "50"}}}
+    fresh = yaml.safe_load((REPO / "config.yaml").read_text())
+    update_config(fresh, command_line_overrides(settings))
+    assert command_line_first(fresh, settings) == []
+    datasets = Datasets.of(fresh, "c.yaml")
+    assert (datasets.typed["demo"].teacher.optim.epochs, datasets.typed["ucf"].teacher.optim.epochs) == (9, 50)
+
+
+def test_a_command_line_value_that_cannot_apply_says_so():
+    from dakd.workflow.precedence import command_line_first, shadowed_by_rows
+
+    config = {"extract": {"backbones": {"a": {"size": 9}}},
+              "datasets": {"d": {"kind": "demo", "root": "r", "overrides": {"extract": {"backbones": {"b": {}}}}}}}
+    assert command_line_first(config, {"extract": {"backbones": {"a": {"size": 9}}}}) == [
+        "dakd: --config extract.backbones.a.size=9 does not apply to dataset 'd': its overrides set "
+        "extract.backbones to {'b': {}}"]
+    shipped = yaml.safe_load((REPO / "config.yaml").read_text())
+    shipped["teacher"]["model"]["temporal"] = "gru"
+    lines = shadowed_by_rows(plan_dataset(shipped, "ucf").studies, shipped, ["teacher.model.temporal"])
+    assert lines[0] == ("dakd: study 'table1': row 'MTN (RTFM)' sets teacher.model.temporal='mtn' over --config "
+                        "teacher.model.temporal='gru' (and 6 more rows); a row's set is its experiment")

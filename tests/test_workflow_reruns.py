@@ -11,6 +11,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+import torch
 import yaml
 from helpers import ffmpeg_clip
 from workflow_helpers import REPO, TINY_MODEL, planned_jobs, snakemake
@@ -110,3 +111,22 @@ def test_a_video_added_or_removed_reruns_the_index(workdir):
     assert _plan(workdir) == {}
     (workdir / "XD" / "train" / "._v=n0__#1_label_A.mp4").write_bytes(b"\0" * 4096)  # skipped: changes nothing
     assert _plan(workdir) == {}
+
+
+def test_a_command_line_value_wins_over_the_dataset_overrides(workdir):
+    """Issue 21, item 2: the dataset's overrides set teacher.optim.epochs (2 here), and --config
+    'teacher={optim: {epochs: 7}}' was "Nothing to be done". Now it reruns the teacher, runs with 7,
+    and says in one line what it replaced; the per-dataset form is the same run."""
+    override = ["--config", "teacher={optim: {epochs: 7}}"]
+    run = snakemake(workdir, "-n", TARGET, *override)
+    assert planned_jobs(run.stdout) == {"train_teacher": 1, "evaluate": 1}, run.stdout[-3000:]
+    said = [line for line in (run.stdout + run.stderr).splitlines() if "replaces" in line]
+    assert said == ["dakd: --config teacher.optim.epochs=7 replaces 2 from datasets.xd.overrides"]
+    run = snakemake(workdir, "--cores", "2", TARGET, *override)
+    assert run.returncode == 0, run.stderr[-4000:]
+    checkpoint = torch.load(workdir / "results/xd/teacher.pt", weights_only=False)
+    assert checkpoint["config"]["teacher"]["optim"]["epochs"] == 7
+    assert _plan(workdir, "--config", "datasets={xd: {overrides: {teacher: {optim: {epochs: 7}}}}}") == {}
+    assert _plan(workdir) == {"train_teacher": 1, "evaluate": 1}  # config.yaml alone: 2 epochs again
+    run = snakemake(workdir, "--cores", "2", TARGET)
+    assert run.returncode == 0, run.stderr[-4000:]

@@ -7,23 +7,30 @@ from __future__ import annotations
 import functools
 import json
 import shlex
+import sys
 from typing import Any
 
 from ..reproduce import Plan, as_overrides, evaluation_jobs, plan_dataset, stage_jobs
 from .inputs import run_dir, workflow_error
+from .precedence import shadowed_by_rows
 
 
 class StudyPlans:
     """The studies of every dataset of ``config`` (checked, as the workflow holds it), planned on
     first use and kept: the workflow asks for the same plan once per job."""
 
-    def __init__(self, config: dict[str, Any], where: str) -> None:
+    def __init__(self, config: dict[str, Any], where: str, command_line: list[str] | tuple[str, ...] = ()) -> None:
         self.config = config
         self.where = where
+        self.command_line = list(command_line)  # the dotted keys --config sets
 
     @functools.cache  # noqa: B019 (one instance per parsed workflow)
     def plan(self, dataset: str) -> Plan:
-        return plan_dataset(self.config, dataset, self.where)
+        """The dataset's studies, planned; a row that sets a key --config sets says so once."""
+        plan = plan_dataset(self.config, dataset, self.where)
+        for line in shadowed_by_rows(plan.studies, self.config, self.command_line):
+            print(line, file=sys.stderr)
+        return plan
 
     def _runs(self, dataset: str) -> list:
         return [run for runs in self.plan(dataset).runs.values() for run in runs]

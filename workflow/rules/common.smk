@@ -13,6 +13,7 @@ from dakd.workflow.configuration import (Datasets, check_config, command_line_ov
                                          write_effective_config)
 from dakd.workflow.inputs import (dataset_root_inputs, dataset_sources_digest, imported_features, imported_sources,
                                   run_prefix, scored_video_input, scored_videos, shard_files, shard_videos)
+from dakd.workflow.precedence import command_line_first, command_line_keys
 from dakd.workflow.sections import EVALUATION_PATTERN, RUN_PREFIX_PATTERNS, stage_params
 from dakd.workflow.studies import StudyPlans
 
@@ -25,9 +26,13 @@ WHERE = f"{CONFIG_FILE}{' with the --config overrides' if workflow.config_settin
 
 update_config(config, command_line_overrides(workflow.config_settings.config))
 try:
+    # A --config value wins over a dataset's overrides (docs/reliability.md); each value it replaces is one line.
+    PRECEDENCE = command_line_first(config, workflow.config_settings.config)
     check_config(config, WHERE, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 except ConfigError as exc:
     sys.exit(str(exc))
+for line in PRECEDENCE:
+    print(line, file=sys.stderr)
 # What every rule passes to `dakd ... --config`.
 EFFECTIVE_CONFIG = write_effective_config(config)
 # Every rule logs stdout to {log}; stderr (warnings, errors) goes to the log and the console.
@@ -42,7 +47,7 @@ DATASETS = Datasets.of(config, CONFIG_FILE)
 # Datasets given as pre-extracted (community) features skip decoding and extraction.
 FEATURE_DATASETS = DATASETS.of_kind(features=True)
 VIDEO_DATASETS = DATASETS.of_kind(features=False)
-STUDIES = StudyPlans(config, CONFIG_FILE)
+STUDIES = StudyPlans(config, CONFIG_FILE, command_line_keys(workflow.config_settings.config))
 
 
 def one_of(names):
