@@ -127,6 +127,17 @@ def _nan_shard(folder: Path) -> None:
     pq.write_table(patched.replace_schema_metadata(table.schema.metadata), folder / "shard-00000.parquet")
 
 
+def _patched_shard(change: Callable):
+    """A good shard whose table ``change`` edits as another tool would, keeping the dakd metadata."""
+    def mutate(folder: Path) -> None:
+        import pyarrow.parquet as pq
+
+        path = _write_shards(folder, _videos()) / "shard-00000.parquet"
+        table = pq.read_table(path)
+        pq.write_table(change(table).replace_schema_metadata(table.schema.metadata), path)
+    return mutate
+
+
 def _corrupt_shard(folder: Path) -> None:
     _write_shards(folder, [VideoFeatures(_meta(v.meta.video_id, v.meta.split, v.meta.label, 60), _features(60, i))
                            for i, v in enumerate(_videos())])
@@ -301,6 +312,11 @@ CASES = [
     Case("shard without a backbone", _bad_shard(lambda f: write_shard(
         f / "shard-00000.parquet", [VideoFeatures(_meta("a", "train", 0), {"i3d": np.zeros((6, 1, 8), np.float32)})],
         [BackboneInfo("i3d", 8, 1, "x")], {})), r"shard-00000\.parquet: no features for backbone"),
+    Case("renamed column in a shard", _bad_shard(_patched_shard(lambda t: t.rename_columns(
+        ["n_snippets" if n == "num_snippets" else n for n in t.column_names]))),
+         r"shard-00000\.parquet: no column 'num_snippets' and has unexpected column\(s\) 'n_snippets'"),
+    Case("shard without a column its metadata names", _bad_shard(_patched_shard(lambda t: t.drop_columns(
+        ["feat__s3d"]))), r"shard-00000\.parquet: no column 'feat__s3d' \(backbone 's3d' of its metadata\)"),
     Case("crop index beyond a shard's crops", _train(["--set", "extract.crops=ten", "--set", "features.crop=3"]),
          r"shard-00000\.parquet: video '\w+': features\.crop index 3 is out of range for features of 1 crop"),
     # ---- checkpoints and annotations

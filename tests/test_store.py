@@ -190,3 +190,48 @@ def test_row_values_are_checked_on_read(tmp_path):
         pq.write_table(patched.replace_schema_metadata(table.schema.metadata), path)
         with pytest.raises(DakdError, match=message):
             read_shard(path)
+
+
+def _rewrite(path, change) -> None:
+    """Rewrite a shard's table through ``change`` (another tool's edit), keeping its dakd metadata."""
+    table = pq.read_table(path)
+    pq.write_table(change(table).replace_schema_metadata(table.schema.metadata), path)
+
+
+def test_every_read_checks_the_columns_first(tmp_path):
+    """Issue 21, item 6: a renamed column was an internal KeyError naming no file. Every read
+    (footer, whole shard, video by video, training) now names the file and the columns."""
+    import pyarrow as pa
+
+    from dakd.features.store import iter_shard_videos
+
+    path = tmp_path / "s.parquet"
+    write_shard(path, [_video("a", 5, DIMS)], INFOS, {})
+    _rewrite(path, lambda t: t.rename_columns(["n_snippets" if n == "num_snippets" else n for n in t.column_names]))
+    message = (r"s\.parquet: no column 'num_snippets' and has unexpected column\(s\) 'n_snippets' \(a renamed or "
+               r"dropped column")
+    for read in (read_metadata, read_shard, lambda p: list(iter_shard_videos(p)),
+                 lambda p: load_bags([p], ["i3d", "clip"], "train")):
+        with pytest.raises(FeatureStoreError, match=message):
+            read(path)
+    write_shard(path, [_video("a", 5, DIMS)], INFOS, {})
+    _rewrite(path, lambda t: t.drop_columns(["feat__clip"]))
+    with pytest.raises(FeatureStoreError, match=r"s\.parquet: no column 'feat__clip' \(backbone 'clip' of its "
+                                                r"metadata\)"):
+        read_shard(path, ["i3d"])
+    write_shard(path, [_video("a", 5, DIMS)], INFOS, {})
+    _rewrite(path, lambda t: t.append_column("notes", pa.array(["x"])))
+    with pytest.raises(FeatureStoreError, match=r"s\.parquet: unexpected column\(s\) 'notes'"):
+        read_shard(path)
+    write_shard(path, [_video("a", 5, DIMS)], INFOS, {})
+    _rewrite(path, lambda t: t.set_column(t.schema.get_field_index("num_frames"), "num_frames", pa.array(["80"])))
+    with pytest.raises(FeatureStoreError, match=r"s\.parquet: column 'num_frames' holds string values, expected "
+                                                r"integer"):
+        read_shard(path)
+    write_shard(path, [_video("a", 5, DIMS)], INFOS, {})
+    _rewrite(path, lambda t: t.set_column(t.schema.get_field_index("fps"), "fps", pa.array([None], pa.float64())))
+    with pytest.raises(FeatureStoreError, match=r"s\.parquet: column 'fps' has empty \(null\) values"):
+        read_shard(path)
+    write_shard(path, [_video("a", 5, DIMS)], INFOS, {})
+    _rewrite(path, lambda t: t.set_column(t.schema.get_field_index("label"), "label", pa.array([0], pa.int64())))
+    assert read_shard(path).videos[0].meta.label == 0  # another integer width reads the same

@@ -41,23 +41,10 @@ import pyarrow.parquet as pq
 from ..atomic import atomic_path
 from ..errors import DakdError
 from ..ids import SPLIT, check_video_id
+from .schema import META_FIELDS, feature_column, schema_problem
 
 SCHEMA_VERSION = 1
 METADATA_KEY = b"dakd"
-FEATURE_PREFIX = "feat__"
-
-META_FIELDS: tuple[pa.Field, ...] = (
-    pa.field("video_id", pa.string(), nullable=False),
-    pa.field("split", pa.string(), nullable=False),
-    pa.field("label", pa.int8(), nullable=False),
-    pa.field("class_name", pa.string(), nullable=False),
-    pa.field("num_frames", pa.int64(), nullable=False),
-    pa.field("fps", pa.float32(), nullable=False),
-    pa.field("snippet_len", pa.int32(), nullable=False),
-    pa.field("snippet_stride", pa.int32(), nullable=False),
-    pa.field("num_snippets", pa.int32(), nullable=False),
-    pa.field("last_snippet_frames", pa.int32(), nullable=False),
-)
 
 
 # The files a feature folder holds per shard: the shard and, from extraction, its failure manifest.
@@ -147,10 +134,6 @@ class Shard:
     videos: list[VideoFeatures]
 
 
-def feature_column(backbone: str) -> str:
-    return f"{FEATURE_PREFIX}{backbone}"
-
-
 def write_shard(
     path: str | os.PathLike,
     videos: Sequence[VideoFeatures],
@@ -216,7 +199,8 @@ def _one_row_list(values: np.ndarray) -> pa.ListArray:
 
 
 def read_metadata(path: str | os.PathLike) -> tuple[dict[str, BackboneInfo], dict[str, Any]]:
-    """Backbone infos and provenance of a shard, read from the footer only."""
+    """Backbone infos and provenance of a shard, read from the footer only, with its columns
+    checked against them (:func:`dakd.features.schema.schema_problem`)."""
     path = Path(path)
     if not path.is_file():
         raise FeatureStoreError(f"{path}: feature shard not found")
@@ -242,6 +226,8 @@ def read_metadata(path: str | os.PathLike) -> tuple[dict[str, BackboneInfo], dic
         if not (isinstance(info.dim, int) and info.dim >= 1 and isinstance(info.crops, int) and info.crops >= 1):
             raise FeatureStoreError(f"{path}: backbone {info.name!r} metadata says {info.crops} crops of "
                                     f"{info.dim}-d features")
+    if problem := schema_problem(schema, list(infos)):
+        raise FeatureStoreError(f"{path}: {problem}")
     return infos, meta.get("provenance", {})
 
 
@@ -304,6 +290,8 @@ def _read_videos(path: Path, infos: dict[str, BackboneInfo], wanted: list[str]) 
         except (pa.ArrowException, OSError) as exc:
             raise FeatureStoreError(f"{path}: row group {group} of {parquet.num_row_groups} is corrupt "
                                     f"({_first_line(exc)}); extract or import this shard again") from None
+        if empty := [name for name in columns if table.column(name).null_count]:
+            raise FeatureStoreError(f"{path}: column {empty[0]!r} has empty (null) values in row group {group}")
         metas = [check_meta(VideoMeta(**row), path) for row in table.select([f.name for f in META_FIELDS]).to_pylist()]
         videos = [VideoFeatures(meta=m, features={}) for m in metas]
         for name in wanted:
