@@ -340,6 +340,8 @@ CASES = [
     Case("short row", _manifest(HEADER + "a,v.mp4,train\n"), r"videos\.csv:2: 3 columns, expected 5"),
     Case("video id that climbs out of the folder", _manifest(HEADER + "../../../../tmp/x,v.mp4,train,0,Normal\n"),
          r"videos\.csv:2: video id '\.\./\.\./\.\./\.\./tmp/x' is not a safe file name"),
+    Case("video id with a control character", _manifest(HEADER + "a\x07b,v.mp4,train,0,Normal\n"),
+         r"videos\.csv:2: video id 'a\\x07b' is not a safe file name \(it holds '\\x07'"),
     Case("manifest without a column", _manifest("video_id,path,split,label\na,v.mp4,train,0\n"),
          r"videos\.csv: manifest lacks column\(s\) \['class_name'\]"),
     Case("label that is not 0 or 1", _manifest(HEADER + "a,v.mp4,train,2,Normal\n"), r"videos\.csv:2: label"),
@@ -363,6 +365,11 @@ CASES = [
          _index({"Anomaly_Train.txt": UCF_TRAIN,
                  "Temporal_Anomaly_Annotation_for_Testing_Videos.txt": "Arrest001_x264.mp4  Arrest  10  40  -1\n"},
                 videos=UCF_VIDEOS), r"Temporal_Anomaly_Annotation_for_Testing_Videos\.txt:1: expected 6 fields"),
+    Case("listed video found in two folders",
+         _index({"Anomaly_Train.txt": UCF_TRAIN, "Temporal_Anomaly_Annotation_for_Testing_Videos.txt": UCF_TEST},
+                videos=UCF_VIDEOS + ("backup/Arrest001_x264.mp4",)),
+         r"Testing_Videos\.txt:1: 'Arrest001_x264\.mp4' matches 2 files, .*videos/Arrest001_x264\.mp4 and "
+         r".*videos/backup/Arrest001_x264\.mp4"),
     Case("dataset root that does not exist", lambda tmp, good: (
         ["index-dataset", "--config", str(_write(tmp / "c.yaml", "datasets: {d: {kind: ucf_crime, root: /no/data}}")),
          "--dataset", "d", "--manifest", str(tmp / "v.csv"), "--annotations", str(tmp / "a.parquet")],

@@ -207,3 +207,19 @@ def test_shanghaitech_and_xd_refuse_two_files_of_one_video(tmp_path):
     with pytest.raises(DatasetError, match=r"train/a/v=x__#1_label_A\.mp4 and .*train/b/v=x__#1_label_A\.mkv are "
                                            r"both video 'v=x__#1_label_A'"):
         index_dataset("xd_violence", xd)
+
+
+def test_a_unicode_file_name_is_a_video_id(tmp_path):
+    """Issue 21, item 10: one file named with an en dash stopped the whole index."""
+    root = tmp_path / "XD"
+    for name in ["train/Überwachung 01 – Straße__#1_label_A.mp4", "train/v=b__#1_label_B1-0-0.mp4",
+                 "test/監視カメラ 3__#1_label_A.mp4"]:
+        touch(root / name)
+    (root / "annotations.txt").write_text("", encoding="utf-8")
+    index = index_dataset("xd_violence", root)
+    assert {v.video_id for v in index.videos} == {"Überwachung 01 – Straße__#1_label_A", "v=b__#1_label_B1-0-0",
+                                                 "監視カメラ 3__#1_label_A"}
+    write_index(index, tmp_path / "videos.csv", tmp_path / "annotations.parquet")
+    from dakd.datasets import read_manifest
+
+    assert {t.video_id for t in read_manifest(tmp_path / "videos.csv")} == {v.video_id for v in index.videos}

@@ -192,3 +192,23 @@ def test_find_videos_in_a_symlinked_root(tmp_path):
     os.symlink(tmp_path / "real", tmp_path / "root")
     os.symlink(tmp_path / "real", tmp_path / "real" / "sub" / "up")
     assert list_videos(tmp_path / "root").videos == [tmp_path / "root" / "sub" / "a.avi"]
+
+
+@pytest.mark.parametrize(("video_id", "problem"), [
+    ("Überwachung 01 – Straße", None), ("監視カメラ 3 (夜)", None), ("v=-MxVS6BWK-0__#1_label_A", None),
+    ("Mr.&.Mrs.Smith.2005__#00-01-00_label_B1-0-0", None), ("clip: 12:00 «2»", None), ("a..b", None),
+    ("../x", "holds '/'"), ("a\\b", "holds '\\\\'"), ("a\0b", "holds '\\x00'"), ("a\nb", "holds '\\n'"),
+    ("a\u202eb", "holds '\\u202e'"), ("..", "starts with '.'"), (".hidden", "starts with '.'"),
+    ("-rf", "starts with '-'"), ("a ", "ends with a space"), ("ü" * 101, "202 bytes in UTF-8, at most 200")])
+def test_video_ids_take_any_script_and_refuse_only_the_unsafe(video_id, problem):
+    """Issue 21, item 10: an en dash stopped a whole index. Letters and punctuation of any script are
+    ids; path separators, control characters, '.'/'..'/hidden names and a leading '-' are not."""
+    from dakd.ids import check_video_id
+
+    if problem is None:
+        assert check_video_id(video_id, "here") == video_id
+    else:
+        with pytest.raises(DakdError) as error:
+            check_video_id(video_id, "here")
+        assert str(error.value).startswith(f"here: video id {video_id!r} is not a safe file name (")
+        assert problem in str(error.value) and "\n" not in str(error.value)

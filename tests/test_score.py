@@ -433,3 +433,23 @@ def test_an_exported_model_runs_without_dakd_and_matches_its_scores(demo, scored
     assert meta["preprocessing"]["clip"]["crop"] == 32 and meta["operating_points"]["f1"]["threshold"] > 0
     expected = json.loads((scored / f"{video.stem}.json").read_text())["snippet_scores"]
     np.testing.assert_allclose(np.load(tmp_path / "scores.npy"), expected, rtol=0, atol=1e-4)
+
+
+def test_a_unicode_name_is_scored_and_an_unsafe_one_is_reported(demo, tmp_path, capsys):
+    """Issue 21, item 10: one name with an en dash stopped a whole dakd score run. It is scored now;
+    a name that is not a safe file name (a control character) is one 'failed' line and the other
+    videos are still scored."""
+    folder = tmp_path / "cams"
+    folder.mkdir()
+    (folder / "Überwachung 01 – Straße.mp4").write_bytes(demo.tests[0].read_bytes())
+    unsafe = folder / "cam\x1b2.mp4"
+    unsafe.write_bytes(demo.tests[1].read_bytes())
+    (folder / "cam3.mp4").write_bytes(demo.tests[2].read_bytes())
+    out = tmp_path / "out"
+    assert dakd("score", "--model", demo.student, folder, "--out", out) == 2
+    err = capsys.readouterr().err.splitlines()
+    failed = [line for line in err if line.startswith("failed: ")]
+    assert failed == [f"failed: {str(unsafe)!r}: video id 'cam\\x1b2' is not a safe file name (it holds '\\x1b': "
+                      "no path separator or control character)"], err
+    assert sorted(p.name for p in out.glob("*.json")) == ["cam3.json", "Überwachung 01 – Straße.json"]
+    assert err[-1].startswith("dakd score: error: 1 of 3 source(s) failed")

@@ -35,7 +35,9 @@ def expand_sources(items: list[str], device_format: str | None = None) -> tuple[
     ``http://``, ...) or any item when ``device_format`` is set (a capture device such as
     ``/dev/video0`` with ``v4l2``) is a stream; anything else is a video file, which the
     decoder reports if it is missing or unreadable. Output names are the file stems (a
-    stream's is made from its URL), checked to be safe and distinct.
+    stream's is made from its URL): a source whose name is not a safe file name
+    (:func:`dakd.ids.check_video_id`) is a failure of its own, and two sources of one name stop
+    the run (their outputs would overwrite each other).
     """
     sources: list[Source] = []
     failures: list[dict[str, str]] = []
@@ -57,13 +59,24 @@ def expand_sources(items: list[str], device_format: str | None = None) -> tuple[
             sources.extend(Source(str(p), p.stem) for p in files)
         else:
             sources.append(Source(item, Path(item).stem))
-    sources = _unique(sources)
-    check_names(sources)
-    return sources, failures
+    safe = []
+    for source in _unique(sources):
+        try:
+            safe.append(Source(source.location, check_video_id(source.name, printable(source.location)), source.stream))
+        except DakdError as exc:
+            failures.append({"source": source.location, "reason": str(exc)})
+    check_names(safe)
+    return safe, failures
 
 
 def _videos_in(folder: Path) -> list[Path]:
     return list_videos(folder).videos
+
+
+def printable(location: str) -> str:
+    """``location`` as a message can show it on one line: quoted with escapes when it holds a
+    line break or another control character."""
+    return location if location.isprintable() else repr(location)
 
 
 def stream_name(location: str) -> str:

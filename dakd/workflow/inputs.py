@@ -114,11 +114,11 @@ def scored_videos(cfg: DakdConfig, dataset: str, where: str) -> dict[str, str]:
     if not Path(folder).is_dir():
         raise workflow_error(f"dakd: dataset {dataset!r}: score.input_dir {folder} not found")
     try:
-        sources, empty = expand_sources([folder])
+        sources, failed = expand_sources([folder])
     except DakdError as exc:
         raise workflow_error(f"dakd: dataset {dataset!r}: {' '.join(str(exc).split())}") from None
-    if empty:
-        raise workflow_error(f"dakd: dataset {dataset!r}: {empty[0]['reason']}")
+    if failed:  # an empty folder, or a video whose name is not a safe file name
+        raise workflow_error(f"dakd: dataset {dataset!r}: {' '.join(failed[0]['reason'].split())}")
     return {s.name: s.location for s in sources}
 
 
