@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
+
+from .errors import DakdError
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+# torch.save reports a full disk as a RuntimeError ("unexpected pos ..."), without an errno: a
+# write that fails with less than this left on its file system is taken as one that ran out.
+NEARLY_FULL = 1 << 20
+
+
+class DiskFullError(DakdError):
+    """An output did not fit on its file system; the message names it and the space."""
 
 
 def _umask() -> int:
@@ -24,14 +37,16 @@ def remove_stale_temps(target: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, size_hint: int | None = None) -> Iterator[Path]:
     """Yield a temporary path in the target's directory; rename it onto ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is left untouched, so a
     crashed job never leaves a half-written output that a workflow would take as done.
     Temp files of an earlier write that was killed are removed first. The file gets the
     permissions of any new file under the umask (``mkstemp`` alone would make it 0600,
-    unreadable to colleagues on a shared cluster).
+    unreadable to colleagues on a shared cluster). A full disk (or quota) is a
+    :class:`DiskFullError` naming ``path``, the space free and the space the file needs
+    (up to ``size_hint`` bytes when the writer knows, else more than it had written).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -43,15 +58,42 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, target)
+    except (OSError, RuntimeError) as exc:
+        full = disk_full(target, tmp_path, exc, size_hint)
+        if full is None:
+            raise
+        raise full from None
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def disk_full(target: Path, tmp: Path, exc: BaseException, size_hint: int | None) -> DiskFullError | None:
+    """The one-line error for a write of ``target`` that ran out of space, or None when ``exc``
+    is another failure."""
+    free = shutil.disk_usage(target.parent).free
+    ran_out = getattr(exc, "errno", None) in FULL or "No space left on device" in str(exc)
+    if not ran_out and not (isinstance(exc, RuntimeError) and free < NEARLY_FULL):
+        return None
+    written = tmp.stat().st_size if tmp.exists() else 0
+    needed = f"up to {size(size_hint)}" if size_hint and size_hint > written else f"more than {size(written)}"
+    return DiskFullError(f"{target}: no space left on the device: writing it needs {needed}, {size(free)} free in "
+                         f"{target.parent}; free some space and rerun (finished outputs are kept)")
+
+
+def size(count: float) -> str:
+    """A byte count as people read it: 512 B, 3.4 MB, 1.2 GB."""
+    if count < 1000:
+        return f"{count:.0f} B"
+    for unit in ("kB", "MB", "GB"):
+        count /= 1000
+        if count < 1000:
+            return f"{count:.1f} {unit}"
+    return f"{count / 1000:.1f} TB"
 
 
 def read_text(path: str | os.PathLike) -> str:
     """A UTF-8 text file (a byte-order mark, as Excel writes, is skipped); anything else,
     a NUL byte included, is a one-line DakdError naming the file, line and byte."""
-    from .errors import DakdError
-
     path = Path(path)
     try:
         data = path.read_bytes()

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from . import __version__, commands
+from .atomic import FULL
 from .errors import DakdError
 
 
@@ -243,9 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dakd {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug, not the user's input: say so without a wall of text
+    except Exception as exc:
         if debug:
             raise
+        if getattr(exc, "errno", None) in FULL:  # outside an atomic output, which names its file and the space
+            where = f" writing {exc.filename}" if getattr(exc, "filename", None) else ""
+            print(f"dakd {args.command}: error: no space left on the device{where}; free some space and rerun "
+                  "(finished outputs are kept)", file=sys.stderr)
+            return 2
+        # a bug, not the user's input: say so without a wall of text
         print(f"dakd {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} "
               f"(rerun with --debug or {DEBUG_ENV}=1 for the traceback, and please report it)", file=sys.stderr)
         return 1

@@ -24,3 +24,29 @@ def tiny_demo(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny_demo")
     tiny_demo_config(workdir)
     return workdir
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MB file system (tmpfs) a test can fill, to see what a full disk does; mounting needs
+    root (CI runs as root), so elsewhere the test is skipped."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def fill(disk, leave: int):
+    """Fill ``disk`` with one file so that about ``leave`` bytes stay free; returns the file."""
+    import shutil
+
+    filler = disk / "filler"
+    filler.write_bytes(b"\0" * max(0, shutil.disk_usage(disk).free - leave))
+    return filler

@@ -55,3 +55,29 @@ def test_a_nul_byte_in_a_text_input_is_one_line_naming_file_and_line(tmp_path):
     assert str(error.value) == f"{path}:2: not text (a NUL byte at byte 23)"
     path.write_bytes(b"\xef\xbb\xbfAbuse001_x264.npy\n")
     assert read_text(path) == "Abuse001_x264.npy\n"
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_space(tmp_path):
+    """Issue 21, item 8: a full disk was an 'internal error: OSError: [Errno 28]'. It names the file,
+    the space free and the space needed now; the temporary file goes, the old output stays."""
+    import errno
+    import shutil
+
+    from dakd.atomic import DiskFullError
+
+    write_json(tmp_path / "out.json", {"x": 1})
+    with pytest.raises(DiskFullError) as error, atomic_path(tmp_path / "out.json") as tmp:
+        tmp.write_bytes(b"x" * 4096)
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'out.json'}: no space left on the device: writing it needs more than "
+                              f"4.1 kB, ")
+    assert f" free in {tmp_path}; free some space and rerun" in message and "\n" not in message
+    free = shutil.disk_usage(tmp_path).free
+    assert f"{free / 1e9:.1f} GB free" in message or f"{free / 1e6:.1f} MB free" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    with pytest.raises(DiskFullError, match="writing it needs up to 2.0 MB"), \
+            atomic_path(tmp_path / "big.bin", size_hint=2_000_000) as tmp:
+        raise OSError(errno.EDQUOT, "Disk quota exceeded")
+    with pytest.raises(OSError, match="Permission denied"), atomic_path(tmp_path / "c.bin") as tmp:
+        raise OSError(errno.EACCES, "Permission denied")  # any other failure is itself

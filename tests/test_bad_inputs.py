@@ -417,6 +417,21 @@ def test_a_process_sees_exit_2_and_one_line_and_debug_shows_the_traceback(good, 
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
+def test_a_checkpoint_on_a_full_disk_is_one_line(good, small_disk, capsys):
+    """torch.save reports a full disk as a RuntimeError without an errno: still one line naming the
+    checkpoint and the space (issue 21, item 8), and no half-written checkpoint."""
+    from conftest import fill
+
+    fill(small_disk, leave=4_000)
+    out = small_disk / "teacher.pt"
+    assert main(["train-teacher", "--config", str(good["config"]), "--features", str(good["features"]), "--out",
+                 str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"dakd train-teacher: error: {out}: no space left on the device: writing it needs more "
+                          "than "), err
+    assert "\n" not in err and sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+
+
 def test_the_zero_byte_video_is_listed_with_its_reason(good, tmp_path, capsys):
     argv, _ = _manifest(HEADER + "a,v.mp4,train,0,Normal\n")(tmp_path, good)
     assert main(argv) == 2

@@ -115,6 +115,28 @@ def test_a_replaced_video_is_extracted_again(tmp_path):
     assert [v.meta.video_id for v in read_shard(tmp_path / "out" / "shard-00000.parquet").videos] == ["v"]
 
 
+def test_a_full_disk_is_one_line_and_a_rerun_extracts(videos, small_disk, tmp_path, capsys):
+    """Issue 21, item 8, on a real full file system: the shard that does not fit is one line naming
+    it and the space; nothing half-written is left, and once there is room a rerun extracts it."""
+    import yaml
+    from conftest import fill
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(extract_config().to_dict()))
+    args = ["extract", "--config", str(config), "--manifest", str(videos / "videos.csv"), "--out-dir",
+            str(small_disk / "features"), "--shard", "0", "--no-progress", "--tolerate-failures"]
+    filler = fill(small_disk, leave=12_000)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    shard = small_disk / "features" / "shard-00000.parquet"
+    assert err.startswith(f"dakd extract: error: {shard}: no space left on the device: writing it needs up to ")
+    assert f"free in {small_disk / 'features'}; free some space and rerun" in err and "\n" not in err
+    assert sorted(p.name for p in (small_disk / "features").iterdir()) == ["shard-00000.failures.json"]
+    filler.unlink()
+    assert main(args) == 0
+    assert [v.meta.video_id for v in read_shard(shard).videos] == ["long", "odd", "one"]
+
+
 def test_hanging_decoder_is_killed_by_the_timeout(videos, tmp_path):
     """A FIFO with no writer blocks the decoder forever, like decord's frame-count loop."""
     os.mkfifo(tmp_path / "stuck.mp4")

@@ -175,7 +175,7 @@ def write_shard(
     }
     schema = pa.schema(fields, metadata={METADATA_KEY: json.dumps(metadata, default=str)})
     table = pa.Table.from_arrays(arrays, schema=schema)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, size_hint=table.nbytes) as tmp:  # uncompressed: an upper bound
         pq.write_table(table, tmp, compression="zstd", row_group_size=1,
                        use_dictionary=[f.name for f in META_FIELDS])
 
