@@ -40,7 +40,11 @@ def small_disk(tmp_path):
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], check=False)
+        import gc
+
+        gc.collect()  # a failed write's traceback may still hold a file open on the disk
+        if subprocess.run(["umount", str(mount)], capture_output=True).returncode:
+            subprocess.run(["umount", "--lazy", str(mount)], check=False)  # never leave the mount behind
 
 
 def fill(disk, leave: int):
