@@ -302,6 +302,15 @@ CASES = [
          _config_file(yaml.safe_dump({"datasets": {"d": {"kind": "ucf_crime", "root": "x", "overrides": {
              "teacher": {"optim": {"epochs": -1}}}}}}), dataset="d"), r"teacher\.optim\.epochs"),
     Case("unknown dataset", _config_file("datasets: {d: {kind: ucf_crime, root: x}}\n", dataset="e"), r"'e'"),
+    Case("override given where the config file goes", lambda tmp, good: (
+        ["train-teacher", "--config", "teacher.optim.epochs=5", "--features", str(good["features"]), "--out",
+         str(tmp / "teacher.pt"), "--no-progress"], tmp / "teacher.pt"),
+         r"teacher\.optim\.epochs=5: no such config file; --config takes a file, and one value is set with "
+         r"--set teacher\.optim\.epochs=5"),
+    Case("misspelt dotted key in a dataset's overrides",
+         _config_file(yaml.safe_dump({"datasets": {"d": {"kind": "ucf_crime", "root": "x", "overrides": {
+             "teacher.optim.epoch": 1}}}}), dataset="d"),
+         r"datasets\.d\.overrides: teacher\.optim\.epoch: unknown key; did you mean 'epochs'\?"),
     # ---- feature shards
     Case("NaN in a shard", _bad_shard(_nan_shard), r"shard-00000\.parquet: video 'train4' backbone 's3d'.*non-finite"),
     Case("1 KB of corruption in a shard", _bad_shard(_corrupt_shard), r"shard-00000\.parquet"),
@@ -471,6 +480,12 @@ def _dag_bad_command_line(tmp: Path) -> tuple[list[str], str, list[Path]]:
     return ["-n", "results/ucf/student_auc.json", "--config", "seed=-1"], r"seed", []
 
 
+def _dag_misspelt_dotted(tmp: Path) -> tuple[list[str], str, list[Path]]:
+    _dag_config(tmp, {"ucf": {"kind": "ucf_crime", "root": str(_ucf_root(tmp / "ucf", UCF_TRAIN, UCF_TEST))}})
+    return ["-n", "results/ucf/student_auc.json", "--config", "set=teacher.optim.epoch=5"], \
+        r"teacher\.optim\.epoch: unknown key; did you mean 'epochs'\?", []
+
+
 def _dag_annotation_line(tmp: Path) -> tuple[list[str], str, list[Path]]:
     root = _ucf_root(tmp / "ucf", UCF_TRAIN, "Arrest001_x264.mp4  Arrest  10  40  -1\n")
     _dag_config(tmp, {"ucf": {"kind": "ucf_crime", "root": str(root)}})
@@ -500,6 +515,7 @@ def _dag_nan_import(tmp: Path) -> tuple[list[str], str, list[Path]]:
 
 
 DAG_CASES = {"bad value in a dataset's overrides": _dag_bad_override, "bad --config value": _dag_bad_command_line,
+             "misspelt dotted --config set": _dag_misspelt_dotted,
              "malformed annotation line": _dag_annotation_line, "video in both splits": _dag_both_splits,
              "NaN in released features": _dag_nan_import}
 

@@ -820,3 +820,22 @@ def test_the_schema_check_sees_a_difference():
     for expected in ("config.extract.crops: enum", "config.evaluate.max_window: bounds",
                      "config.score.window: in ScoreConfig, not in the schema", "config.seed: bounds"):
         assert any(p.startswith(expected) for p in problems), (expected, problems)
+
+
+def test_a_dataset_override_may_be_dotted(tmp_path):
+    """Issue 21, item 7: the dotted form is taken wherever dakd takes overrides, a dataset's too,
+    and checked like the nested form (a misspelt key names the nearest one)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"teacher": {"optim": {"epochs": 9}}, "datasets": {"d": {
+        "kind": "ucf_crime", "root": "x", "overrides": {"teacher.optim.epochs": 30, "teacher": {"optim": {
+            "epochs": 5, "lr_other": 0.002}}}}}}))
+    cfg = load_config(path, dataset="d")
+    assert (cfg.teacher.optim.epochs, cfg.teacher.optim.lr_other) == (30, 0.002)  # the dotted key is the specific one
+    assert load_config(path, ["teacher.optim.epochs=4"], dataset="d").teacher.optim.epochs == 4
+    path.write_text(yaml.safe_dump({"datasets": {"d": {"kind": "ucf_crime", "root": "x", "overrides": {
+        "teacher.optim.epoch": 30}}}}))
+    with pytest.raises(ConfigError, match=r"datasets\.d\.overrides: teacher\.optim\.epoch: unknown key; did you "
+                                          r"mean 'epochs'\?"):
+        load_config(path, dataset="d")
+    with pytest.raises(ConfigError, match=r"datasets\.d\.overrides.*teacher\.optim\.epoch: unknown key"):
+        check_workflow_config(yaml.safe_load(path.read_text()), "c.yaml")

@@ -275,3 +275,23 @@ def test_a_command_line_value_that_cannot_apply_says_so():
     lines = shadowed_by_rows(plan_dataset(shipped, "ucf").studies, shipped, ["teacher.model.temporal"])
     assert lines[0] == ("dakd: study 'table1': row 'MTN (RTFM)' sets teacher.model.temporal='mtn' over --config "
                         "teacher.model.temporal='gru' (and 6 more rows); a row's set is its experiment")
+
+
+def test_the_dotted_form_goes_through_set():
+    """Issue 21, item 7: Snakemake's parser refuses --config teacher.optim.epochs=5; dakd takes the
+    dotted form as --config set=... (one item or a list), read and checked as dakd --set reads it."""
+    from dakd.workflow.precedence import command_line_keys, command_line_values
+
+    values = command_line_values({"set": ["teacher.optim.epochs=50", "datasets.demo.overrides.seed=3"],
+                                  "seed": 7, "student": {"distill": {"tau": "0.5"}}})
+    assert values == {"seed": 7, "student": {"distill": {"tau": 0.5}}, "teacher": {"optim": {"epochs": 50}},
+                      "datasets": {"demo": {"overrides": {"seed": 3}}}}
+    assert command_line_keys(values) == ["seed", "student.distill.tau", "teacher.optim.epochs"]
+    assert command_line_values({"set": "evaluate.unit=segment"}) == {"evaluate": {"unit": "segment"}}
+    for item, problem in [("teacher.optim.epochs", "not of the form key.path=value"),
+                          ("teacher..epochs=5", "not a dotted config key"),
+                          ("teacher.optim.epochs=[5", "is not valid YAML")]:
+        with pytest.raises(ConfigError, match=rf"^--config set={re.escape(item)}: .*{problem}"):
+            command_line_values({"set": item})
+    with pytest.raises(ConfigError, match=r"^--config set=teacher\.optim\.epochs=3: .*inside teacher"):
+        command_line_values({"set": ["teacher=5", "teacher.optim.epochs=3"]})

@@ -116,7 +116,7 @@ def test_a_video_added_or_removed_reruns_the_index(workdir):
 def test_a_command_line_value_wins_over_the_dataset_overrides(workdir):
     """Issue 21, item 2: the dataset's overrides set teacher.optim.epochs (2 here), and --config
     'teacher={optim: {epochs: 7}}' was "Nothing to be done". Now it reruns the teacher, runs with 7,
-    and says in one line what it replaced; the per-dataset form is the same run."""
+    and says in one line what it replaced; the per-dataset and the dotted forms are the same run."""
     override = ["--config", "teacher={optim: {epochs: 7}}"]
     run = snakemake(workdir, "-n", TARGET, *override)
     assert planned_jobs(run.stdout) == {"train_teacher": 1, "evaluate": 1}, run.stdout[-3000:]
@@ -127,6 +127,9 @@ def test_a_command_line_value_wins_over_the_dataset_overrides(workdir):
     checkpoint = torch.load(workdir / "results/xd/teacher.pt", weights_only=False)
     assert checkpoint["config"]["teacher"]["optim"]["epochs"] == 7
     assert _plan(workdir, "--config", "datasets={xd: {overrides: {teacher: {optim: {epochs: 7}}}}}") == {}
+    # the dotted form (item 7): Snakemake refuses --config teacher.optim.epochs=7, dakd takes set=...
+    assert _plan(workdir, "--config", "set=teacher.optim.epochs=7") == {}
+    assert _plan(workdir, "--config", "set=[datasets.xd.overrides.teacher.optim.epochs=7]") == {}
     assert _plan(workdir) == {"train_teacher": 1, "evaluate": 1}  # config.yaml alone: 2 epochs again
     run = snakemake(workdir, "--cores", "2", TARGET)
     assert run.returncode == 0, run.stderr[-4000:]

@@ -109,6 +109,9 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
         with open(path) as fh:
             data = yaml.safe_load(fh)
     except (OSError, yaml.YAMLError) as exc:
+        if "=" in str(path) and not os.path.exists(path):  # the dotted form given where a file goes
+            raise ConfigError(f"{path}: no such config file; --config takes a file, and one value is set with "
+                              f"--set {path}") from None
         raise ConfigError(f"{path}: cannot read config ({one_line(exc)})") from exc
     if data is None:
         return {}
@@ -131,7 +134,19 @@ def dataset_config(data: dict[str, Any], dataset: str, source: Any = "config") -
     if not isinstance(overrides, dict):
         raise ConfigError(f"{source}: datasets.{dataset}.overrides must be a mapping of config sections, "
                           f"got {show(overrides)}")
-    return deep_merge(data, overrides)
+    try:
+        return deep_merge(data, expand_dotted(overrides))
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: datasets.{dataset}.overrides.{exc}") from None
+
+
+def expand_dotted(mapping: dict[str, Any]) -> dict[str, Any]:
+    """``mapping`` with each dotted key (``teacher.optim.epochs: 30``, the form ``--set`` takes)
+    made nested; dotted keys apply after the nested ones, so the more specific wins."""
+    dotted = {k: v for k, v in mapping.items() if "." in str(k)}
+    if not dotted:
+        return mapping
+    return set_dotted({k: v for k, v in mapping.items() if k not in dotted}, dotted)
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -153,18 +168,26 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def _apply_override(data: dict[str, Any], item: str) -> dict[str, Any]:
-    key, sep, raw = item.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(f"--set {item}: not of the form key.path=value (e.g. teacher.optim.epochs=50)")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise ConfigError(f"--set {item}: the value {raw!r} is not valid YAML") from None
+    key, value = parse_override(item)
     try:
         return set_dotted(data, {key: value})
     except ConfigError as exc:
         raise ConfigError(f"--set {item}: {exc}") from None
+
+
+def parse_override(item: str, flag: str = "--set ") -> tuple[str, Any]:
+    """``(dotted key, value)`` of one ``a.b.c=value`` item (the value read as YAML); a malformed
+    item is a ConfigError starting with ``flag`` and the item."""
+    key, sep, raw = str(item).partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"{flag}{item}: not of the form key.path=value (e.g. teacher.optim.epochs=50)")
+    if not all(key.split(".")):
+        raise ConfigError(f"{flag}{item}: {key}: not a dotted config key (an empty part)")
+    try:
+        return key, yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ConfigError(f"{flag}{item}: the value {raw!r} is not valid YAML") from None
 
 
 def set_dotted(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

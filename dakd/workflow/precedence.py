@@ -7,6 +7,12 @@ merge into the sections for that dataset), ``--config`` values come last, and a 
 ``set`` applies on top of all (a row is its experiment). ``--config 'datasets={demo: {overrides:
 {...}}}'`` sets a value for one dataset only, and beats a top-level ``--config`` value there.
 
+Snakemake's own parser refuses a dotted key (``--config teacher.optim.epochs=50`` stops with its
+traceback before dakd runs), so the dotted form, the one ``dakd --set`` and a study row's ``set``
+take, goes through the key ``set``: ``--config set=teacher.optim.epochs=50`` or
+``--config 'set=[teacher.optim.epochs=50, datasets.demo.overrides.seed=3]'``; each item is read
+and checked as ``--set`` reads it, and applies after the nested values.
+
 Each value a ``--config`` value replaces is said in one line naming both values, and so is a
 ``--config`` value that cannot apply (a dataset's overrides replace the mapping it is in, or a
 study row sets the key): nothing on the command line is ignored without a word.
@@ -17,8 +23,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..config import dataset_config, set_dotted
+from ..config import ConfigError, dataset_config, set_dotted
 from ..config.messages import show
+from ..config.root import expand_dotted, parse_override
+from .configuration import command_line_overrides
+
+SET_KEY = "set"
 
 MISSING = object()
 
@@ -43,6 +53,23 @@ def get_dotted(data: Any, key: str) -> Any:
     return data
 
 
+def command_line_values(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """What ``--config`` sets (Snakemake's ``workflow.config_settings.config``), nested and typed:
+    its values (nested ones read as YAML), then each dotted ``set`` item; a malformed item is a
+    one-line ConfigError naming it."""
+    settings = dict(settings or {})
+    items = settings.pop(SET_KEY, None)
+    values = {k: v for k, v in settings.items() if not isinstance(v, (dict, list))}
+    values.update(command_line_overrides(settings))
+    for item in items if isinstance(items, list) else [] if items is None else [items]:
+        key, value = parse_override(item, flag=f"--config {SET_KEY}=")
+        try:
+            values = set_dotted(values, {key: value})
+        except ConfigError as exc:
+            raise ConfigError(f"--config {SET_KEY}={item}: {exc}") from None
+    return values
+
+
 def command_line_keys(settings: dict[str, Any] | None) -> list[str]:
     """The dotted keys ``--config`` sets (Snakemake's ``workflow.config_settings.config``),
     outside ``datasets``."""
@@ -62,6 +89,7 @@ def command_line_first(config: dict[str, Any], settings: dict[str, Any] | None) 
     for name, entry in datasets.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("overrides"), dict):
             continue  # no overrides to win over (a malformed entry is the config check's to report)
+        entry["overrides"] = expand_dotted(entry["overrides"])
         own = command_line_keys(((per_dataset.get(name) or {}) if isinstance(per_dataset, dict) else {})
                                 .get("overrides") or {})
         for key in keys:

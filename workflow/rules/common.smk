@@ -9,11 +9,10 @@ from pathlib import Path
 from snakemake.utils import update_config
 
 from dakd.config import ConfigError
-from dakd.workflow.configuration import (Datasets, check_config, command_line_overrides, dataset_source,
-                                         write_effective_config)
+from dakd.workflow.configuration import Datasets, check_config, dataset_source, write_effective_config
 from dakd.workflow.inputs import (dataset_root_inputs, dataset_sources_digest, imported_features, imported_sources,
                                   run_prefix, scored_video_input, scored_videos, shard_files, shard_videos)
-from dakd.workflow.precedence import command_line_first, command_line_keys
+from dakd.workflow.precedence import SET_KEY, command_line_first, command_line_keys, command_line_values
 from dakd.workflow.sections import EVALUATION_PATTERN, RUN_PREFIX_PATTERNS, stage_params
 from dakd.workflow.studies import StudyPlans
 
@@ -24,13 +23,16 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 CONFIG_FILE = str(workflow.configfiles[0]) if workflow.configfiles else "config.yaml"
 WHERE = f"{CONFIG_FILE}{' with the --config overrides' if workflow.config_settings.config else ''}"
 
-update_config(config, command_line_overrides(workflow.config_settings.config))
 try:
+    # --config values, nested or dotted (set=teacher.optim.epochs=50), typed and checked
+    COMMAND_LINE = command_line_values(workflow.config_settings.config)
+    config.pop(SET_KEY, None)
+    update_config(config, COMMAND_LINE)
     # A --config value wins over a dataset's overrides (docs/reliability.md); each value it replaces is one line.
-    PRECEDENCE = command_line_first(config, workflow.config_settings.config)
+    PRECEDENCE = command_line_first(config, COMMAND_LINE)
     check_config(config, WHERE, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 except ConfigError as exc:
-    sys.exit(str(exc))
+    sys.exit(str(exc) if str(exc).startswith("dakd: ") else f"dakd: {exc}")
 for line in PRECEDENCE:
     print(line, file=sys.stderr)
 # What every rule passes to `dakd ... --config`.
@@ -47,7 +49,7 @@ DATASETS = Datasets.of(config, CONFIG_FILE)
 # Datasets given as pre-extracted (community) features skip decoding and extraction.
 FEATURE_DATASETS = DATASETS.of_kind(features=True)
 VIDEO_DATASETS = DATASETS.of_kind(features=False)
-STUDIES = StudyPlans(config, CONFIG_FILE, command_line_keys(workflow.config_settings.config))
+STUDIES = StudyPlans(config, CONFIG_FILE, command_line_keys(COMMAND_LINE))
 
 
 def one_of(names):
