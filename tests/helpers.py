@@ -54,3 +54,15 @@ def ffmpeg_clip(path, frames: int = 12, fps: int = 25, source: str = "testsrc", 
     codec = FFMPEG_CODECS.get(path.suffix.lower(), ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"{source}=size=64x48:rate={fps}",
                     "-frames:v", str(frames), *codec, *extra, str(path)], check=True, timeout=60)
+
+
+def vfr_clip(path) -> None:
+    """80 frames, 64x48: 2 s at 10 fps (testsrc) then 2 s at 30 fps (mandelbrot), timestamps kept
+    (a variable frame rate: frame 19 is shown at 1.9 s, frame 20 at 2.0 s, frame 21 at 2.033 s)."""
+    import subprocess
+
+    graph = ("[1:v]trim=duration=2,setpts=PTS-STARTPTS,settb=1/30[b];[0:v]settb=1/30,setpts=PTS-STARTPTS[a];"
+             "[a][b]concat=n=2:v=1[v]")
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2",
+                    "-f", "lavfi", "-i", "mandelbrot=size=64x48:rate=30", "-filter_complex", graph, "-map", "[v]",
+                    "-fps_mode", "vfr", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)], check=True, timeout=60)

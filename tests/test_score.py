@@ -453,3 +453,26 @@ def test_a_unicode_name_is_scored_and_an_unsafe_one_is_reported(demo, tmp_path, 
                       "no path separator or control character)"], err
     assert sorted(p.name for p in out.glob("*.json")) == ["cam3.json", "Überwachung 01 – Straße.json"]
     assert err[-1].startswith("dakd score: error: 1 of 3 source(s) failed")
+
+
+def test_a_variable_frame_rate_keeps_each_frames_time(demo, tmp_path, capsys):
+    """Issue 21, item 5: a clip of 10 fps then 30 fps (80 frames) was timed by its average rate
+    (19.5 fps): frame 19 at 0.97 s where it is shown at 1.9 s. Scores, intervals, the JSON and the
+    overlay now carry each frame's presentation time."""
+    from helpers import vfr_clip
+
+    clip = tmp_path / "vfr.mp4"
+    vfr_clip(clip)
+    out = tmp_path / "out"
+    assert dakd("score", "--model", demo.student, clip, "--out", out, "--threshold", "0", "--overlay") == 0
+    table = pq.read_table(out / "vfr.scores.parquet").to_pydict()
+    assert len(table["frame"]) == 80
+    np.testing.assert_allclose(np.array(table["time_s"])[[19, 20, 21, 79]], [1.9, 2.0, 2.0 + 1 / 30, 4 - 1 / 30],
+                               atol=1e-5)
+    report = json.loads((out / "vfr.json").read_text())
+    assert report["duration_s"] == pytest.approx(4.0) and report["run"]["times"] == "presentation timestamps"
+    assert [(i["start_s"], i["end_s"]) for i in report["intervals"]] == [(0.0, pytest.approx(4.0))]
+    with av.open(str(out / "vfr.overlay.mp4")) as overlay:
+        stream = overlay.streams.video[0]
+        shown = sorted(float(frame.pts * stream.time_base) for frame in overlay.decode(stream))
+    np.testing.assert_allclose(np.array(shown)[[19, 20, 21, 79]], [1.9, 2.0, 2.0 + 1 / 30, 4 - 1 / 30], atol=1e-3)

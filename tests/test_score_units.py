@@ -85,6 +85,29 @@ def test_behaviour_reports_each_point_on_labelled_frames():
     assert f1["recall"] == 0.5 and f1["precision"] == 0.5
 
 
+def test_intervals_take_each_frames_time():
+    """A variable frame rate (issue 21, item 5): 5 frames at 1 fps, then 5 at 10 fps."""
+    times = np.r_[np.arange(6.0), 5 + np.arange(1, 6) / 10]  # (F + 1,)
+    scores = np.array([0, 0, 1, 1, 0, 0, 1, 1, 0, 0], np.float32)
+    first, second = alert_intervals(scores, 1.818, 0.5, times=times)
+    assert (first["start_s"], first["end_s"], first["duration_s"]) == (2.0, 4.0, 2.0)
+    assert (second["start_s"], second["end_s"]) == (pytest.approx(5.1), pytest.approx(5.3))
+    assert len(alert_intervals(scores, 1.818, 0.5, min_gap_s=1.5, times=times)) == 1  # 1.1 s apart: merged
+
+
+def test_frame_times_are_the_presentation_timestamps(tmp_path):
+    from helpers import vfr_clip
+
+    from dakd.video.timing import frame_times
+
+    vfr_clip(tmp_path / "vfr.mp4")
+    times, stamped = frame_times(tmp_path / "vfr.mp4", 80, 19.5)
+    assert stamped and times.shape == (81,)
+    np.testing.assert_allclose(times[[0, 19, 20, 21, 79, 80]], [0, 1.9, 2.0, 2.0 + 1 / 30, 4 - 1 / 30, 4.0], atol=1e-5)
+    grid, stamped = frame_times(tmp_path / "vfr.mp4", 79, 19.5)  # another count than the packets: the grid
+    assert not stamped and grid[19] == 19 / 19.5
+
+
 def test_inputs_are_files_folders_patterns_and_urls(tmp_path):
     (tmp_path / "cam1").mkdir()
     for name in ("cam1/a.mp4", "cam1/b.MKV", "cam1/notes.txt", "c.avi"):

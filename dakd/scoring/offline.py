@@ -15,6 +15,7 @@ import torch
 from ..embed import device_resize, embedded_videos
 from ..video.pool import DecodePool
 from ..video.readers import check_decoder
+from ..video.timing import frame_times
 from .scorer import ScoredVideo, Scorer, video_meta
 from .sources import Source
 
@@ -53,4 +54,7 @@ def _finish(source: Source, info: dict, chunks: dict[str, list[tuple[int, np.nda
     meta = video_meta(source.name, info["num_frames"], info["fps"], scorer.extraction.cfg, info["num_snippets"],
                       info["last_snippet_frames"])
     scores = scorer.score(meta, inputs)
-    return ScoredVideo(source, meta, scores, {"mode": "offline", "seconds": time.perf_counter() - started})
+    times, stamped = frame_times(source.location, meta.num_frames, meta.fps)
+    run = {"mode": "offline", "seconds": time.perf_counter() - started,
+           "times": "presentation timestamps" if stamped else f"constant rate ({meta.fps:g} fps)"}
+    return ScoredVideo(source, meta, scores, run, times)

@@ -1,7 +1,8 @@
 """What scoring writes per video, each file atomically:
 
-- ``<video>.scores.parquet``: ``frame`` (int64), ``time_s`` (float64), ``score`` (float32),
-  one row per frame the snippets cover; the file metadata key ``dakd`` holds the provenance.
+- ``<video>.scores.parquet``: ``frame`` (int64), ``time_s`` (float64: when the frame is shown,
+  its presentation timestamp), ``score`` (float32), one row per frame the snippets cover; the
+  file metadata key ``dakd`` holds the provenance.
 - ``<video>.json``: fps, frames, snippet scores, the threshold and where it came from, the
   anomalous intervals (start/end in seconds and frames, peak and mean score), how it was
   scored and the provenance.
@@ -41,7 +42,7 @@ def video_report(video: ScoredVideo, threshold: dict[str, Any] | None, intervals
         "source": video.source.location,
         "fps": meta.fps,
         "frames": meta.num_frames,
-        "duration_s": meta.num_frames / meta.fps,
+        "duration_s": float(video.seconds(meta.num_frames)[-1]),
         "snippet_len": meta.snippet_len,
         "snippet_stride": meta.snippet_stride,
         "snippets": meta.num_snippets,
@@ -56,10 +57,10 @@ def video_report(video: ScoredVideo, threshold: dict[str, Any] | None, intervals
 
 
 def write_scores_table(path: Path, video: ScoredVideo, provenance: dict[str, Any]) -> None:
-    """One row per covered frame: its index, time in seconds and score."""
+    """One row per covered frame: its index, the time it is shown in seconds and its score."""
     scores = video.frame_scores
     frames = np.arange(len(scores), dtype=np.int64)
-    table = pa.table({"frame": frames, "time_s": frames / video.meta.fps, "score": scores.astype(np.float32)})
+    table = pa.table({"frame": frames, "time_s": video.seconds(len(scores))[:-1], "score": scores.astype(np.float32)})
     table = table.replace_schema_metadata({b"dakd": json.dumps({"provenance": provenance}, default=str)})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
@@ -69,7 +70,7 @@ def plot_timeline(path: Path, video: ScoredVideo, threshold: dict[str, Any] | No
                   intervals: list[dict[str, Any]] | None) -> None:
     """The score over seconds, the threshold as a dashed line, intervals shaded red."""
     scores = video.frame_scores
-    seconds = np.arange(len(scores) + 1) / video.meta.fps
+    seconds = video.seconds(len(scores))
     fig, ax = plt.subplots(figsize=(10, 2.8))
     for interval in intervals or []:
         ax.axvspan(interval["start_s"], interval["end_s"], color="tab:red", alpha=0.25, lw=0)

@@ -59,7 +59,8 @@ def curve_strip(scores: np.ndarray, width: int, height: int, threshold: float | 
 
 def write_overlay(video: str, out: str | Path, frame_scores: np.ndarray, fps: float, threshold: float | None,
                   intervals: list[dict[str, Any]] | None) -> None:
-    """Decode ``video`` with PyAV and write ``out`` (H.264 MP4) with the overlay.
+    """Decode ``video`` with PyAV and write ``out`` (H.264 MP4) with the overlay, each frame at
+    its presentation time (a variable frame rate stays as it is; ``fps`` is the nominal rate).
 
     ``frame_scores`` (F,) are the scores of the frames the snippets cover (at least one); a
     frame past them shows the last score.
@@ -76,7 +77,7 @@ def write_overlay(video: str, out: str | Path, frame_scores: np.ndarray, fps: fl
         for interval in intervals or []:
             alert[interval["start_frame"]:interval["end_frame"]] = True
         with av.open(str(tmp), "w", format="mp4") as sink:
-            encoder, rotation, strip, font = None, None, None, None
+            encoder, rotation, strip, font, first = None, None, None, None, None
             for index, frame in enumerate(source.decode(stream)):
                 if rotation is None:  # the first frame's display matrix holds for the stream
                     rotation = clockwise_turn(getattr(frame, "rotation", 0) or 0)
@@ -87,11 +88,16 @@ def write_overlay(video: str, out: str | Path, frame_scores: np.ndarray, fps: fl
                     encoder = sink.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
                     encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
                     encoder.options = {"crf": "20", "preset": "veryfast"}
+                    if frame.pts is not None:  # each frame keeps its time: a variable frame rate stays in sync
+                        encoder.codec_context.time_base, first = stream.time_base, frame.pts
                     strip_height = max(24, height // 5)
                     strip = curve_strip(frame_scores, width, strip_height, threshold, intervals)
                     font = _font(max(10, height // 18))
                 _draw(image, strip, frame_scores, alert, index, font)
-                for packet in encoder.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out = av.VideoFrame.from_ndarray(image, format="rgb24")
+                if frame.pts is not None and first is not None:
+                    out.pts, out.time_base = frame.pts - first, stream.time_base
+                for packet in encoder.encode(out):
                     sink.mux(packet)
             if encoder is None:
                 raise StreamError(f"{video}: no frame decodes for the overlay")

@@ -107,7 +107,8 @@ def run_score(model: str | Path, items: list[str], out_dir: str | Path, device: 
 
     def finish(video: ScoredVideo) -> None:
         intervals = None if threshold is None else alert_intervals(
-            video.frame_scores, video.meta.fps, threshold["value"], options.min_gap_s, options.min_duration_s)
+            video.frame_scores, video.meta.fps, threshold["value"], options.min_gap_s, options.min_duration_s,
+            video.seconds(len(video.frame_scores)))
         prov = provenance("score", {"options": asdict(options), "threshold": threshold},
                           checkpoint=str(model), checkpoint_config_digest=scorer.payload["provenance"]["config_digest"],
                           source=video.source.location)

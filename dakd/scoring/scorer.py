@@ -28,18 +28,27 @@ class ScoredVideo:
 
     ``meta`` holds its frame count, fps and snippet plan; ``snippet_scores`` is (S,);
     ``run`` says how it was scored (``mode`` offline/online, the window, how a stream
-    ended, wall seconds).
+    ended, wall seconds); ``times`` is (num_frames + 1,): when each frame is shown, in
+    seconds from the first, then the end of the last (:func:`dakd.video.timing.frame_times`;
+    None: the constant-rate ``i / fps``).
     """
 
     source: Source
     meta: VideoMeta
     snippet_scores: np.ndarray
     run: dict[str, Any] = field(default_factory=dict)
+    times: np.ndarray | None = None
 
     @property
     def frame_scores(self) -> np.ndarray:
         """(covered_frames,) each snippet's score repeated over its frames, as evaluation does."""
         return snippet_to_frames(self.snippet_scores, self.meta)
+
+    def seconds(self, frames: int) -> np.ndarray:
+        """(frames + 1,) the time each of the first ``frames`` frames is shown, then the end of the last."""
+        if self.times is not None and len(self.times) > frames:
+            return self.times[: frames + 1]
+        return np.arange(frames + 1, dtype=np.float64) / self.meta.fps
 
 
 @dataclass
