@@ -178,6 +178,12 @@ def _evil_checkpoint(tmp: Path, teacher: Path) -> Path:
     return tmp / "evil.pt"
 
 
+def _cut_checkpoint(tmp: Path, teacher: Path) -> Path:
+    data = teacher.read_bytes()
+    (tmp / "cut.pt").write_bytes(data[: len(data) // 2])  # a copy that stopped half-way
+    return tmp / "cut.pt"
+
+
 def _junk_checkpoint(tmp: Path, teacher: Path) -> Path:
     (tmp / "junk.pt").write_text("not a checkpoint")
     return tmp / "junk.pt"
@@ -331,6 +337,7 @@ CASES = [
     # ---- checkpoints and annotations
     Case("checkpoint that would run code", _evaluate(model=_evil_checkpoint), r"evil\.pt: refused"),
     Case("file that is not a checkpoint", _evaluate(model=_junk_checkpoint), r"junk\.pt: cannot read checkpoint"),
+    Case("checkpoint cut in half", _evaluate(model=_cut_checkpoint), r"cut\.pt: cannot read checkpoint"),
     Case("missing annotation file", _evaluate(annotations=lambda tmp: tmp / "none.parquet"),
          r"none\.parquet: annotation file not found"),
     Case("anomalous test video without annotation", _evaluate(annotations=_annotations({"test8": [(16, 48)]})),
