@@ -125,6 +125,10 @@ def fit(stage: str, model: AnomalyDetector, modules: list[nn.Module], optim: Opt
     per_epoch = batches_per_epoch(labels, optim)
     log.info("%s: %d epochs of %d batches (%d optimizer steps)", stage, optim.epochs, per_epoch,
              optim.epochs * per_epoch)
+    if per_epoch == 1 and optim.min_steps == 0:
+        log.warning("%s: the %d training bags fit one batch, so %d epochs are only %d optimizer steps; "
+                    "set %s.optim.min_steps (docs/readings.md, 'Training length')", stage, len(labels),
+                    optim.epochs, optim.epochs, stage)
     history = []
     for epoch in (bar := tqdm(range(optim.epochs), desc=stage, disable=not progress)):
         for module in modules:

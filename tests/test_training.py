@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -40,6 +42,28 @@ def test_min_steps_adds_balanced_batches_to_each_epoch_of_a_small_training_set()
     plain = list(balanced_batches(ped2, 30, 30, torch.Generator().manual_seed(0)))
     again = list(balanced_batches(ped2, 30, 30, torch.Generator().manual_seed(0), num_batches=1))
     assert len(plain) == 1 and torch.equal(plain[0], again[0])  # min_steps 0 draws what it always drew
+
+
+def test_a_stage_whose_videos_fit_one_batch_warns_and_min_steps_trains_more(caplog):
+    from dakd.features import BagSet
+
+    gen = torch.Generator().manual_seed(0)
+    bags = BagSet(metas=[None] * 10, labels=torch.tensor([1] * 6 + [0] * 4),
+                  segments={b: torch.randn(10, 4, 8, generator=gen) for b in ("i3d", "s3d", "clip")})
+    weights = {}
+    for steps in (0, 6):
+        cfg = small_config(**{"teacher.optim.epochs": "2", "teacher.optim.min_steps": str(steps)})
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="dakd"):
+            model, history, _ = train_teacher(cfg, bags, torch.device("cpu"), progress=False)
+        weights[steps] = model.head.net[0].weight.detach().clone()
+        assert len(history) == 2
+        assert f"teacher: 2 epochs of {max(1, steps // 2)} batches ({max(2, steps)} optimizer steps)" in caplog.messages
+        warned = [m for m in caplog.messages if "fit one batch" in m]
+        assert warned == ([] if steps else ["teacher: the 10 training bags fit one batch, so 2 epochs are only 2 "
+                                            "optimizer steps; set teacher.optim.min_steps (docs/readings.md, "
+                                            "'Training length')"])
+    assert not torch.equal(weights[0], weights[6])
 
 
 def test_balanced_batches_need_both_classes():
