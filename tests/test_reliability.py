@@ -134,3 +134,18 @@ def test_ctrl_c_stops_with_one_line_and_leaves_nothing_half_written(tmp_path):
     assert err.strip().splitlines()[-1] == "dakd extract: interrupted"
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert not np.any([p.name.endswith(".tmp") for p in tmp_path.rglob("*")])
+
+
+def test_the_reliability_page_names_tests_that_exist():
+    """docs/reliability.md names the test of every case: each must exist (a case in brackets
+    among that test's parameters), so the page cannot outlive its tests."""
+    import re
+
+    page = (REPO / "docs" / "reliability.md").read_text()
+    named = re.findall(r"`tests/(\w+)\.py::(\w+)(?:\[([^\]`]+)\])?`", page)
+    assert len(named) > 60
+    for module, test, case in named:
+        source = (REPO / "tests" / f"{module}.py").read_text()
+        assert re.search(rf"^def {test}\(", source, re.M), f"tests/{module}.py::{test} does not exist"
+        if case:
+            assert f'"{case}"' in source, f"tests/{module}.py::{test} has no case {case!r}"
