@@ -31,7 +31,7 @@ def test_cli_errors_are_one_line_and_name_the_file(tmp_path, capsys):
         (["--features", str(tmp_path / "nope")], "nope: feature shard or directory not found"),
         (["--features", str(tmp_path / "bad.parquet")], "bad.parquet: no features for backbone(s) ['s3d', 'clip']"),
         (["--features", str(tmp_path / "bad.parquet"), "--set", "teacher.optim.lr=1"],
-         "teacher.optim.lr: unknown key (valid: epochs, lr_temporal, lr_other"),
+         "teacher.optim.lr: unknown key (valid: epochs, min_steps, lr_temporal, lr_other"),
     ]
     for args, message in cases:
         assert main(["train-teacher", *args, "--out", str(tmp_path / "t.pt"), "--no-progress"]) == 2
