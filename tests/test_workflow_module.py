@@ -242,13 +242,10 @@ def test_a_command_line_value_wins_over_a_dataset_override_and_says_what_it_repl
     """Issue 21, item 2: --config 'teacher={optim: {epochs: 50}}' (the README's example) did nothing on
     the demo, whose overrides set 30. The command line wins, in one line naming both values; the
     per-dataset form sets one dataset's value and beats the top-level one there."""
-    from snakemake.utils import update_config
-
-    from dakd.workflow.precedence import command_line_first
+    from dakd.workflow.precedence import command_line_values, merge_command_line
 
     settings = {"teacher": {"optim": {"epochs": "50"}}, "seed": 3}
-    update_config(config, command_line_overrides(settings))
-    assert command_line_first(config, settings) == [
+    assert merge_command_line(config, command_line_values(settings)) == [
         "dakd: --config teacher.optim.epochs=50 replaces 30 from datasets.demo.overrides"]
     datasets = Datasets.of(config, "c.yaml")
     assert datasets.typed["demo"].teacher.optim.epochs == 50 and datasets.typed["ucf"].teacher.optim.epochs == 50
@@ -256,10 +253,23 @@ def test_a_command_line_value_wins_over_a_dataset_override_and_says_what_it_repl
     settings = {"datasets": {"demo": {"overrides": {"teacher": {"optim": {"epochs": "9"}}}}},
                 "teacher": {"optim": {"epochs": "50"}}}
     fresh = yaml.safe_load((REPO / "config.yaml").read_text())
-    update_config(fresh, command_line_overrides(settings))
-    assert command_line_first(fresh, settings) == []
+    assert merge_command_line(fresh, command_line_values(settings)) == []
     datasets = Datasets.of(fresh, "c.yaml")
     assert (datasets.typed["demo"].teacher.optim.epochs, datasets.typed["ucf"].teacher.optim.epochs) == (9, 50)
+
+
+@pytest.mark.parametrize("settings", [{"datasets": {"demo": {"overrides": {"teacher": {"optim": {"epochs": "9"}}}}}},
+                                      {"set": "datasets.demo.overrides.teacher.optim.epochs=9"}])
+def test_a_per_dataset_command_line_value_wins_over_a_dotted_key_of_the_file(settings):
+    """A dataset's overrides in the file with a dotted key (teacher.optim.epochs: 30) and the per-dataset
+    --config form: the command line wins. The dotted key used to be expanded after --config merged in,
+    so the file's 30 won without a word."""
+    from dakd.workflow.precedence import command_line_values, merge_command_line
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["datasets"]["demo"]["overrides"]["teacher.optim.epochs"] = 30
+    assert merge_command_line(config, command_line_values(settings)) == []
+    assert Datasets.of(config, "c.yaml").typed["demo"].teacher.optim.epochs == 9
 
 
 def test_a_command_line_value_that_cannot_apply_says_so():
@@ -270,6 +280,11 @@ def test_a_command_line_value_that_cannot_apply_says_so():
     assert command_line_first(config, {"extract": {"backbones": {"a": {"size": 9}}}}) == [
         "dakd: --config extract.backbones.a.size=9 does not apply to dataset 'd': its overrides set "
         "extract.backbones to {'b': {}}"]
+    config["datasets"]["d"]["overrides"]["extract"]["backbones"] = {"a": {"arch": "y"}}
+    assert command_line_first(config, {"extract": {"backbones": {"a": {"size": 9}}}}) == [
+        "dakd: --config extract.backbones.a.size=9 is added to datasets.d.overrides (they replace a mapping it is "
+        "in, without this key)"]
+    assert config["datasets"]["d"]["overrides"]["extract"]["backbones"] == {"a": {"arch": "y", "size": 9}}
     shipped = yaml.safe_load((REPO / "config.yaml").read_text())
     shipped["teacher"]["model"]["temporal"] = "gru"
     lines = shadowed_by_rows(plan_dataset(shipped, "ucf").studies, shipped, ["teacher.model.temporal"])

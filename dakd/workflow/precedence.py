@@ -20,6 +20,7 @@ study row sets the key): nothing on the command line is ignored without a word.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
@@ -76,6 +77,23 @@ def command_line_keys(settings: dict[str, Any] | None) -> list[str]:
     return [key for key in dotted_leaves(settings or {}) if key.split(".")[0] != "datasets"]
 
 
+def merge_command_line(config: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """Merge ``values`` (:func:`command_line_values`) into the workflow's ``config`` in place and make
+    them win over the datasets' overrides; returns the lines :func:`command_line_first` gives."""
+    from snakemake.utils import update_config
+
+    config.pop(SET_KEY, None)
+    datasets = config.get("datasets")
+    for entry in datasets.values() if isinstance(datasets, dict) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("overrides"), dict):
+            # A dotted key in a config file is that file's value: expanded now, before the command
+            # line merges in, it cannot win over 'datasets={<name>: {overrides: ...}}' afterwards.
+            with contextlib.suppress(ConfigError):  # a clash is the config check's to report, naming the file
+                entry["overrides"] = expand_dotted(entry["overrides"])
+    update_config(config, values)
+    return command_line_first(config, values)
+
+
 def command_line_first(config: dict[str, Any], settings: dict[str, Any] | None) -> list[str]:
     """Make every ``--config`` value win over the datasets' overrides in ``config`` (the
     workflow's config, ``--config`` already merged into its sections), editing the overrides in
@@ -89,7 +107,6 @@ def command_line_first(config: dict[str, Any], settings: dict[str, Any] | None) 
     for name, entry in datasets.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("overrides"), dict):
             continue  # no overrides to win over (a malformed entry is the config check's to report)
-        entry["overrides"] = expand_dotted(entry["overrides"])
         own = command_line_keys(((per_dataset.get(name) or {}) if isinstance(per_dataset, dict) else {})
                                 .get("overrides") or {})
         for key in keys:
@@ -108,7 +125,10 @@ def _nested(a: str, b: str) -> bool:
 
 def _apply(config: dict[str, Any], name: str, key: str, value: Any) -> str | None:
     """Set ``key`` in dataset ``name``'s overrides where they hide ``value``; the line to say, if any."""
-    merged = dataset_config(config, name)
+    try:
+        merged = dataset_config(config, name)
+    except ConfigError:
+        return None  # overrides that do not merge stop the run at the config check, which names the file
     seen = get_dotted(merged, key)
     if seen == value:
         return None
@@ -119,6 +139,9 @@ def _apply(config: dict[str, Any], name: str, key: str, value: Any) -> str | Non
         return (f"dakd: --config {key}={show(value)} does not apply to dataset {name!r}: its overrides set "
                 f"{cover} to {show(get_dotted(entry['overrides'], cover))}")
     entry["overrides"] = set_dotted(copy.deepcopy(entry["overrides"]), {key: value})
+    if seen is MISSING:  # the overrides replace a mapping the key is in (extract.backbones), without the key
+        return (f"dakd: --config {key}={show(value)} is added to datasets.{name}.overrides (they replace a "
+                "mapping it is in, without this key)")
     return f"dakd: --config {key}={show(value)} replaces {show(seen)} from datasets.{name}.overrides"
 
 

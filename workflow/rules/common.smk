@@ -6,13 +6,11 @@ import re
 import sys
 from pathlib import Path
 
-from snakemake.utils import update_config
-
 from dakd.config import ConfigError
 from dakd.workflow.configuration import Datasets, check_config, dataset_source, write_effective_config
 from dakd.workflow.inputs import (dataset_root_inputs, dataset_sources_digest, imported_features, imported_sources,
                                   run_prefix, scored_video_input, scored_videos, shard_files, shard_videos)
-from dakd.workflow.precedence import SET_KEY, command_line_first, command_line_keys, command_line_values
+from dakd.workflow.precedence import command_line_keys, command_line_values, merge_command_line
 from dakd.workflow.sections import EVALUATION_PATTERN, RUN_PREFIX_PATTERNS, stage_params
 from dakd.workflow.studies import StudyPlans
 
@@ -26,10 +24,8 @@ WHERE = f"{CONFIG_FILE}{' with the --config overrides' if workflow.config_settin
 try:
     # --config values, nested or dotted (set=teacher.optim.epochs=50), typed and checked
     COMMAND_LINE = command_line_values(workflow.config_settings.config)
-    config.pop(SET_KEY, None)
-    update_config(config, COMMAND_LINE)
     # A --config value wins over a dataset's overrides (docs/reliability.md); each value it replaces is one line.
-    PRECEDENCE = command_line_first(config, COMMAND_LINE)
+    PRECEDENCE = merge_command_line(config, COMMAND_LINE)
     check_config(config, WHERE, Path(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 except ConfigError as exc:
     sys.exit(str(exc) if str(exc).startswith("dakd: ") else f"dakd: {exc}")
