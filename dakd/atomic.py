@@ -69,12 +69,19 @@ def atomic_path(path: str | os.PathLike, size_hint: int | None = None) -> Iterat
 
 def disk_full(target: Path, tmp: Path, exc: BaseException, size_hint: int | None) -> DiskFullError | None:
     """The one-line error for a write of ``target`` that ran out of space, or None when ``exc``
-    is another failure."""
-    free = shutil.disk_usage(target.parent).free
+    is another failure (or the file system cannot be asked: the original error then says more).
+    Removes ``tmp``: the space free that the message gives is what a rerun will find."""
     ran_out = getattr(exc, "errno", None) in FULL or "No space left on device" in str(exc)
-    if not ran_out and not (isinstance(exc, RuntimeError) and free < NEARLY_FULL):
+    if not ran_out and not isinstance(exc, RuntimeError):
+        return None  # asked only when it may be a full disk: a failure of another kind stays itself
+    try:
+        if not ran_out and shutil.disk_usage(target.parent).free >= NEARLY_FULL:
+            return None
+        written = tmp.stat().st_size if tmp.exists() else 0
+        tmp.unlink(missing_ok=True)  # the partial file holds the space it took until it goes
+        free = shutil.disk_usage(target.parent).free
+    except OSError:
         return None
-    written = tmp.stat().st_size if tmp.exists() else 0
     needed = f"up to {size(size_hint)}" if size_hint and size_hint > written else f"more than {size(written)}"
     return DiskFullError(f"{target}: no space left on the device: writing it needs {needed}, {size(free)} free in "
                          f"{target.parent}; free some space and rerun (finished outputs are kept)")

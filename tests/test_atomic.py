@@ -81,3 +81,28 @@ def test_a_full_disk_is_one_line_naming_the_file_and_the_space(tmp_path):
         raise OSError(errno.EDQUOT, "Disk quota exceeded")
     with pytest.raises(OSError, match="Permission denied"), atomic_path(tmp_path / "c.bin") as tmp:
         raise OSError(errno.EACCES, "Permission denied")  # any other failure is itself
+
+
+def test_the_space_said_free_is_what_a_rerun_finds(tmp_path, monkeypatch):
+    """The partial file is removed before the free space is read (it held the space it took, so a
+    message read with it in place says less is free than a rerun will find); a RuntimeError with
+    room to spare is not a full disk."""
+    import collections
+    import errno
+
+    from dakd import atomic
+
+    usage = collections.namedtuple("usage", "total used free")
+
+    def disk_usage(path):  # a 1 GB disk holding nothing but the partial files
+        partial = sum(p.stat().st_size for p in tmp_path.glob(".*.tmp"))
+        return usage(10**9, partial, 10**9 - partial)
+
+    monkeypatch.setattr(atomic.shutil, "disk_usage", disk_usage)
+    with pytest.raises(atomic.DiskFullError, match=r"needs more than 500\.0 kB, 1\.0 GB free in "), \
+            atomic_path(tmp_path / "big.bin") as tmp:
+        tmp.write_bytes(b"x" * 500_000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(RuntimeError, match="not about space"), atomic_path(tmp_path / "c.pt"):
+        raise RuntimeError("not about space")
+    assert list(tmp_path.iterdir()) == []
