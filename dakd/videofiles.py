@@ -54,6 +54,17 @@ def skipped_line(skipped: Counter) -> str | None:
     return f"skipped {total} file{'s' * (total != 1)}: {', '.join(parts)}"
 
 
+def _folder_reason(parts: tuple[str, ...]) -> str | None:
+    """Why every file in the folder ``parts`` (below the searched root) is skipped, if it is: a
+    hidden folder holds what a video file's name alone would not say is not footage (a trash
+    folder's deleted copies, a tool's cache)."""
+    if any(part in MACOS_FOLDERS for part in parts):
+        return MACOS
+    if any(part.startswith(".") for part in parts):
+        return HIDDEN
+    return None
+
+
 @dataclass
 class Listing:
     """The video files under some folders (``videos``: sorted, each real file once) and how
@@ -82,7 +93,8 @@ class Listing:
 
 
 def list_videos(root: str | os.PathLike) -> Listing:
-    """The video files under ``root``, searched recursively (:func:`skip_reason` decides).
+    """The video files under ``root``, searched recursively (:func:`skip_reason` decides; every
+    file in a hidden folder below ``root`` is hidden too).
 
     Symlinked folders are followed (datasets are often assembled from links to shared
     storage); each real directory is searched once, so a link back to an ancestor cannot
@@ -102,9 +114,9 @@ def list_videos(root: str | os.PathLike) -> Listing:
                 visited.add(real)
                 keep.append(name)
         dirnames[:] = keep
-        inside_macos = any(part in MACOS_FOLDERS for part in Path(folder).relative_to(root).parts)
+        inside = _folder_reason(Path(folder).relative_to(root).parts)
         for name in filenames:
-            reason = MACOS if inside_macos else skip_reason(name)
+            reason = inside or skip_reason(name)
             if reason is None:
                 candidates.append(Path(folder) / name)
             else:

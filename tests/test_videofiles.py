@@ -40,6 +40,18 @@ def test_a_folder_listing_counts_what_it_skips(tmp_path):
     assert listing.skipped_line() == "skipped 5 files: 3 macOS metadata, 2 not videos"
 
 
+def test_a_hidden_folder_is_not_footage(tmp_path):
+    """A trash folder on a USB drive keeps deleted videos under their names: they used to come back
+    as videos (or as a second copy of a listed one). A hidden root is searched as any other."""
+    root = tmp_path / ".footage"
+    for name in ["a.mp4", ".Trash-1000/files/a.mp4", ".Trash-1000/files/b.mp4", "cam/.cache/c.mkv"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x")
+    listing = list_videos(root)
+    assert listing.videos == [root / "a.mp4"]
+    assert listing.skipped_line() == "skipped 3 files: 3 hidden"
+
+
 def _xd_dataset(tmp_path, extra: dict[str, bytes]):
     """A tiny XD-Violence tree (the names carry the labels) plus ``extra`` files, and its config."""
     root = tmp_path / "XD"
