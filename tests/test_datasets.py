@@ -33,7 +33,11 @@ def ucf(tmp_path):
 
 
 def test_registry():
+    from dakd.datasets.base import SOURCES
+
     assert available_datasets() == ["demo", "shanghaitech", "ucf_crime", "xd_violence"]
+    # the workflow reruns an index on what its kind says it reads: a kind without that cannot be planned
+    assert SOURCES.names() == available_datasets()
 
 
 def test_ucf_crime(ucf, tmp_path):
