@@ -74,7 +74,9 @@ def test_hard_videos_decode_every_frame(kind, tmp_path):
 @pytest.mark.slow
 def test_two_runs_at_once_the_second_stops_and_the_first_finishes(tmp_path):
     """Snakemake's lock: a second run on the same outputs stops at once with one line, and the
-    first run is not disturbed."""
+    first run is not disturbed. The first is paused (SIGSTOP) once it holds the lock, so the second
+    meets the lock however fast the first's jobs are (they take a few seconds, as long as the
+    second takes to start)."""
     tiny_demo_config(tmp_path)
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
                str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "--cores", "1",
@@ -87,10 +89,13 @@ def test_two_runs_at_once_the_second_stops_and_the_first_finishes(tmp_path):
         while not (locks.is_dir() and any(locks.iterdir())) and time.monotonic() < deadline:
             assert first.poll() is None, first.communicate()[1][-3000:]
             time.sleep(0.2)
+        first.send_signal(signal.SIGSTOP)
+        assert first.poll() is None and any(locks.iterdir())
         second = snakemake(tmp_path, "--cores", "1", "results/demo/videos.csv")
         assert second.returncode != 0 and "Directory cannot be locked" in second.stdout + second.stderr
         assert "Traceback" not in second.stdout + second.stderr
     finally:
+        first.send_signal(signal.SIGCONT)
         _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err[-3000:]
     assert (tmp_path / "results" / "demo" / "videos.csv").is_file()
