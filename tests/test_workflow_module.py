@@ -292,6 +292,23 @@ def test_a_command_line_value_that_cannot_apply_says_so():
                         "teacher.model.temporal='gru' (and 6 more rows); a row's set is its experiment")
 
 
+
+def test_a_study_row_over_a_per_dataset_command_line_value_says_so(capsys):
+    """The per-dataset form (--config set=datasets.ucf.overrides....) is shadowed by a study row
+    as the top-level form is, and is said as it is (it used to be left out of the check)."""
+    from dakd.workflow.precedence import command_line_values, merge_command_line
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    values = command_line_values({"set": "datasets.ucf.overrides.teacher.model.temporal=gru"})
+    merge_command_line(config, values)
+    StudyPlans(config, "c.yaml", values).plan("ucf")
+    StudyPlans(config, "c.yaml", values).plan("demo")  # not set for the demo: nothing to say
+    said = [line for line in capsys.readouterr().err.splitlines() if "over --config" in line]
+    assert said[0] == ("dakd: study 'table1': row 'MTN (RTFM)' sets teacher.model.temporal='mtn' over --config "
+                       "teacher.model.temporal='gru' (and 6 more rows); a row's set is its experiment")
+    assert len(said) == 2 and said[1].startswith("dakd: study 'table4': ")  # the ucf's two studies, not the demo's
+
+
 def test_the_dotted_form_goes_through_set():
     """Issue 21, item 7: Snakemake's parser refuses --config teacher.optim.epochs=5; dakd takes the
     dotted form as --config set=... (one item or a list), read and checked as dakd --set reads it."""

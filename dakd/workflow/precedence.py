@@ -77,6 +77,14 @@ def command_line_keys(settings: dict[str, Any] | None) -> list[str]:
     return [key for key in dotted_leaves(settings or {}) if key.split(".")[0] != "datasets"]
 
 
+def dataset_command_line_keys(settings: dict[str, Any] | None, name: str) -> list[str]:
+    """The dotted keys ``--config`` sets for dataset ``name`` alone
+    (``'datasets={<name>: {overrides: ...}}'`` or ``set=datasets.<name>.overrides....``)."""
+    per_dataset = (settings or {}).get("datasets")
+    entry = per_dataset.get(name) if isinstance(per_dataset, dict) else None
+    return command_line_keys((entry.get("overrides") if isinstance(entry, dict) else None) or {})
+
+
 def merge_command_line(config: dict[str, Any], values: dict[str, Any]) -> list[str]:
     """Merge ``values`` (:func:`command_line_values`) into the workflow's ``config`` in place and make
     them win over the datasets' overrides; returns the lines :func:`command_line_first` gives."""
@@ -102,13 +110,11 @@ def command_line_first(config: dict[str, Any], settings: dict[str, Any] | None) 
     keys = command_line_keys(settings)
     if not keys or not isinstance(datasets, dict):
         return []
-    per_dataset = (settings or {}).get("datasets") or {}
     notices = []
     for name, entry in datasets.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("overrides"), dict):
             continue  # no overrides to win over (a malformed entry is the config check's to report)
-        own = command_line_keys(((per_dataset.get(name) or {}) if isinstance(per_dataset, dict) else {})
-                                .get("overrides") or {})
+        own = dataset_command_line_keys(settings, name)
         for key in keys:
             if any(_nested(key, mine) for mine in own):
                 continue  # --config 'datasets={<name>: {overrides: ...}}' sets it for this dataset

@@ -10,26 +10,31 @@ import shlex
 import sys
 from typing import Any
 
+from ..config import dataset_config
 from ..reproduce import Plan, as_overrides, evaluation_jobs, plan_dataset, stage_jobs
 from .inputs import run_dir, workflow_error
-from .precedence import shadowed_by_rows
+from .precedence import command_line_keys, dataset_command_line_keys, shadowed_by_rows
 
 
 class StudyPlans:
     """The studies of every dataset of ``config`` (checked, as the workflow holds it), planned on
     first use and kept: the workflow asks for the same plan once per job."""
 
-    def __init__(self, config: dict[str, Any], where: str, command_line: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(self, config: dict[str, Any], where: str, command_line: dict[str, Any] | None = None) -> None:
         self.config = config
         self.where = where
-        self.command_line = list(command_line)  # the dotted keys --config sets
+        self.command_line = command_line or {}  # what --config sets (precedence.command_line_values)
 
     @functools.cache  # noqa: B019 (one instance per parsed workflow)
     def plan(self, dataset: str) -> Plan:
-        """The dataset's studies, planned; a row that sets a key --config sets says so once."""
+        """The dataset's studies, planned; a row that sets a key --config sets, for every dataset
+        or for this one, says so once."""
         plan = plan_dataset(self.config, dataset, self.where)
-        for line in shadowed_by_rows(plan.studies, self.config, self.command_line):
-            print(line, file=sys.stderr)
+        keys = [*command_line_keys(self.command_line), *dataset_command_line_keys(self.command_line, dataset)]
+        if keys:
+            merged = dataset_config(self.config, dataset, self.where)
+            for line in shadowed_by_rows(plan.studies, merged, list(dict.fromkeys(keys))):
+                print(line, file=sys.stderr)
         return plan
 
     def _runs(self, dataset: str) -> list:

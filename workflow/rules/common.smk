@@ -10,7 +10,7 @@ from dakd.config import ConfigError
 from dakd.workflow.configuration import Datasets, check_config, dataset_source, write_effective_config
 from dakd.workflow.inputs import (dataset_root_inputs, dataset_sources_digest, imported_features, imported_sources,
                                   run_prefix, scored_video_input, scored_videos, shard_files, shard_videos)
-from dakd.workflow.precedence import command_line_keys, command_line_values, merge_command_line
+from dakd.workflow.precedence import command_line_values, merge_command_line
 from dakd.workflow.sections import EVALUATION_PATTERN, RUN_PREFIX_PATTERNS, stage_params
 from dakd.workflow.studies import StudyPlans
 
@@ -45,7 +45,7 @@ DATASETS = Datasets.of(config, CONFIG_FILE)
 # Datasets given as pre-extracted (community) features skip decoding and extraction.
 FEATURE_DATASETS = DATASETS.of_kind(features=True)
 VIDEO_DATASETS = DATASETS.of_kind(features=False)
-STUDIES = StudyPlans(config, CONFIG_FILE, command_line_keys(COMMAND_LINE))
+STUDIES = StudyPlans(config, CONFIG_FILE, COMMAND_LINE)
 
 
 def one_of(names):
