@@ -126,7 +126,8 @@ def markdown(study: Study, cells: Sequence[Cell], dataset_kind: str | None, prov
         lines += ["", f"Linear probe (a logistic regression on single snippets, each labelled with its video's label; "
                   f"`dakd probe`), {metric} (%): {sets}. A row at or below it learns nothing the features do not "
                   "already give a linear classifier."]
-    lines += ["", f"Dataset kind: {dataset_kind or 'unknown'}; code {provenance.get('code_version')}; "
+    kind = dataset_kind or "not one of the paper's datasets"
+    lines += ["", f"Dataset kind: {kind}; code {provenance.get('code_version')}; "
               f"config digest {provenance.get('config_digest')}.", ""]
     return "\n".join(lines)
 
