@@ -290,6 +290,8 @@ def test_the_readings_study_moves_exactly_the_stage_each_reading_belongs_to():
         "tau = 0.1 (L_nce weight alpha tau^2 = 0.075)": "student",
         "tau = 10 (L_nce weight alpha tau^2 = 750)": "student",
         "Evaluation on the 32 training segments": "evaluation",
+        "At least 1000 optimizer steps per stage": "teacher",
+        "Features standardised per dimension": "teacher",
     }
     # the default row is the full model every other study reports
     main = {r.row.label: r for r in plan_dataset(data, "ucf").runs["main"] if r.seed == 0}
