@@ -31,6 +31,8 @@ def test_every_study_is_tabulated_with_each_seed_kept(tables_run):
     tables = tables_run / "results" / "demo" / "tables"
     combined = (tables / "all.md").read_text()
     cfg = yaml.safe_load((tables_run / "config.yaml").read_text())
+    probes = json.loads((tables_run / "results/demo/probe_auc.json").read_text())["probes"]
+    assert probes
     for name in STUDIES:
         assert cfg["reproduce"]["studies"][name]["title"] in combined
         assert (tables / f"{name}.png").stat().st_size > 5000
@@ -38,8 +40,13 @@ def test_every_study_is_tabulated_with_each_seed_kept(tables_run):
             summary = list(csv.DictReader(fh))
         with open(tables / f"{name}_runs.csv") as fh:
             runs = list(csv.DictReader(fh))
-        assert summary and all(row["seeds"] == "2" and row["std_percent"] != "" for row in summary)
-        assert len(runs) == 2 * len(summary)
+        trained = [row for row in summary if row["model"] != "probe"]
+        assert trained and all(row["seeds"] == "2" and row["std_percent"] != "" for row in trained)
+        assert len(runs) == 2 * len(trained)
+        # the linear probe is deterministic: one value per backbone set, the one probe_auc.json holds
+        assert {row["row"]: float(row["mean_percent"]) for row in summary if row["model"] == "probe"} == {
+            f"Linear probe ({name})": pytest.approx(100 * result["value"], abs=1e-3)
+            for name, result in probes.items()}
         for row in runs:
             assert 0.0 <= float(row["value_percent"]) <= 100.0
             result = json.loads((tables_run / "results/demo/runs" / row["result"]).read_text())
