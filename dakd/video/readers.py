@@ -111,7 +111,9 @@ def video_streams(container) -> list:
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
-def _video_stream(container, path: Path):
+def main_video_stream(container, path: Path):
+    """The video stream a reader decodes: FFmpeg's best one unless that is an attached
+    picture, else the first; a file without one is a :class:`DecodeError` naming ``path``."""
     videos = video_streams(container)
     if not videos:
         raise DecodeError(f"{path}: no video stream (audio only?)")
@@ -148,7 +150,7 @@ class PyAVReader(FrameReader):
         except Exception as exc:  # PyAV's errors, OSError, ValueError
             raise DecodeError(f"{self.path}: cannot open video ({first_line(exc)})") from None
         try:
-            self.stream = _video_stream(self.container, self.path)
+            self.stream = main_video_stream(self.container, self.path)
         except DecodeError:
             self.container.close()
             raise
@@ -230,7 +232,7 @@ def probe_container(path: Path) -> tuple[int, tuple[int, int]] | None:
     except Exception:  # not a container FFmpeg knows; the reader's open reports it
         return None
     with container:
-        stream = _video_stream(container, path)
+        stream = main_video_stream(container, path)
         try:
             stored = (stream.codec_context.width, stream.codec_context.height)
             stream.codec_context.thread_count = 1

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from .readers import _video_stream
+from .readers import main_video_stream
 
 
 def frame_times(path: str | os.PathLike, num_frames: int, fps: float) -> tuple[np.ndarray, bool]:
@@ -26,7 +26,7 @@ def frame_times(path: str | os.PathLike, num_frames: int, fps: float) -> tuple[n
         import av
 
         with av.open(str(path)) as container:
-            stream = _video_stream(container, path)
+            stream = main_video_stream(container, path)
             packets = [(p.pts, p.duration) for p in container.demux(stream) if p.pts is not None and p.size]
             unit = float(stream.time_base)
     except Exception:  # the decoder has read this file: a container its demuxer cannot walk keeps the grid
