@@ -10,9 +10,11 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """Named entries of one kind; looking up an unknown name raises ``error`` with the choices.
+    """Named entries of one kind; looking up an unknown name raises ``error`` with the choices,
+    registering a name twice raises ``ValueError`` (a second module would replace the first
+    one's entry depending on import order).
 
-    >>> NETWORKS = Registry("temporal network", ValueError)
+    >>> NETWORKS = Registry("temporal network", ConfigError)
     >>> @NETWORKS.register("gru")
     ... def build_gru(cfg): ...
     """
@@ -24,6 +26,9 @@ class Registry(Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         def wrap(entry: T) -> T:
+            if name in self._entries:
+                raise ValueError(f"{self.what} {name!r} is registered twice: "
+                                 f"{_origin(self._entries[name])} and {_origin(entry)}")
             self._entries[name] = entry
             return entry
 
@@ -39,3 +44,8 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+
+def _origin(entry: object) -> str:
+    """Where an entry was defined, ``module.qualname``, for the duplicate-name error."""
+    return f"{getattr(entry, '__module__', '?')}.{getattr(entry, '__qualname__', type(entry).__name__)}"

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from dakd.config import AttentionTerms, ModelConfig
+from dakd.config import AttentionTerms, ConfigError, ModelConfig
 from dakd.models import (
     AnomalyDetector,
     DisentangledAttention,
@@ -14,6 +14,7 @@ from dakd.models import (
     relative_bucket,
 )
 from dakd.models.mtn import MultiScaleTemporalNetwork
+from dakd.models.temporal import TEMPORAL_NETWORKS
 
 
 def test_relative_bucket_matches_the_papers_gamma():
@@ -184,8 +185,17 @@ def test_every_registered_temporal_network_maps_streams_to_one_sequence(name):
 def test_table1_networks_are_all_registered():
     assert set(available_temporal_networks()) == {"tam", "disentangled", "mha", "lstm", "rnn", "gru", "cnn1d", "mtn",
                                                   "none"}
-    with pytest.raises(ValueError, match=r"unknown temporal network 'transformer'; choose from \['cnn1d'.*'tam'"):
+    with pytest.raises(ConfigError, match=r"unknown temporal network 'transformer'; choose from \['cnn1d'.*'tam'"):
         build_temporal("transformer", 3, ModelConfig())
+
+
+def test_a_name_registered_twice_is_refused_naming_both_definitions():
+    before = TEMPORAL_NETWORKS.names()
+    with pytest.raises(ValueError, match=r"temporal network 'gru' is registered twice: dakd\.models\.temporal\..*"
+                                         r" and test_models\..*impostor"):
+        @TEMPORAL_NETWORKS.register("gru")
+        def impostor(num_streams, cfg): ...
+    assert TEMPORAL_NETWORKS.names() == before
 
 
 def test_detector_shapes_head_and_parameter_groups():

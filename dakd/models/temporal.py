@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..config import AttentionTerms, ModelConfig
+from ..config import AttentionTerms, ConfigError, ModelConfig
 from ..registry import Registry
 from .attention import attention_block
 from .dropout import Dropout
@@ -21,7 +21,7 @@ from .mtn import MultiScaleTemporalNetwork
 
 TemporalBuilder = Callable[[int, ModelConfig], nn.Module]
 SequenceBuilder = Callable[[ModelConfig], nn.Module]
-TEMPORAL_NETWORKS: Registry[TemporalBuilder] = Registry("temporal network", ValueError)
+TEMPORAL_NETWORKS: Registry[TemporalBuilder] = Registry("temporal network", ConfigError)
 
 
 def register_sequence_network(name: str) -> Callable[[SequenceBuilder], SequenceBuilder]:

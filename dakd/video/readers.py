@@ -107,13 +107,11 @@ def open_reader(name: str, path: str | os.PathLike, device: str = "cpu") -> Fram
 def video_streams(container) -> list:
     """A PyAV container's video streams, leaving out attached pictures (cover art)."""
     import av
-
     return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
 def main_video_stream(container, path: Path):
-    """The video stream a reader decodes: FFmpeg's best one unless that is an attached
-    picture, else the first; a file without one is a :class:`DecodeError` naming ``path``."""
+    """The stream a reader decodes: FFmpeg's best video stream, never cover art."""
     videos = video_streams(container)
     if not videos:
         raise DecodeError(f"{path}: no video stream (audio only?)")
