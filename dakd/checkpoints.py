@@ -54,7 +54,7 @@ def save_checkpoint(path: str | os.PathLike, model: AnomalyDetector, kind: str, 
 
     ``extra_state`` holds further state dicts (the student's projection heads);
     ``diagnostics`` plain facts about the training run (e.g. how often L_nce was active);
-    ``extraction`` how the training features were made (``dakd.scoring.record.extraction_record``);
+    ``extraction`` how the training features were made (``dakd.features.record.extraction_record``);
     ``operating_points`` the model's alert thresholds.
     """
     payload = {

@@ -27,12 +27,12 @@ from .evaluate import (
     write_scores,
 )
 from .features import iter_snippet_videos, list_shards, load_bags, load_snippet_videos, read_metadata
+from .features.record import extraction_record
 from .models import AnomalyDetector
 from .operating_points import behaviour_on, model_points, operating_points
 from .provenance import provenance
 from .pseudo_labels import read_pseudo_labels, refine, write_pseudo_labels
 from .runtime import resolve_device
-from .scoring.record import extraction_record
 from .training import DistillTargets, Validator, predict_bags, train_student, train_teacher
 
 PathLike = str | os.PathLike

@@ -100,6 +100,23 @@ def test_no_import_cycle_between_dakd_modules():
     assert import_cycles(graph) == []
 
 
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module that importing ``start`` runs (its imports, theirs, and so on)."""
+    seen, todo = set(), [start]
+    while todo:
+        for other in graph[todo.pop()] - seen:
+            seen.add(other)
+            todo.append(other)
+    return seen
+
+
+def test_training_does_not_import_deployment():
+    """The stages a training job runs reach no module of ``dakd.scoring`` (``dakd score``)."""
+    graph = {name: imported_modules(name, path) for name, path in MODULES.items()}
+    for stage in ("dakd.stages", "dakd.training", "dakd.pseudo_labels"):
+        assert not {m for m in reachable(graph, stage) if m.startswith("dakd.scoring")}, stage
+
+
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_modules_stay_small(name):
     lines = len(MODULES[name].read_text().splitlines())

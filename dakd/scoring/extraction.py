@@ -1,7 +1,7 @@
 """Rebuilding, for a trained model, exactly the extraction that made its training features.
 
 A checkpoint records the extraction of the shards it was trained on (``extraction``,
-made by :func:`dakd.scoring.record.extraction_record` at training time: the stage that wrote them, the extract
+made by :func:`dakd.features.record.extraction_record` at training time: the stage that wrote them, the extract
 config, the seed of random weights and every backbone's
 :class:`~dakd.features.BackboneInfo`). Scoring builds the backbones the model
 needs from a requested extract config (the recorded one unless the user gives a config)

@@ -1,8 +1,8 @@
 """What a checkpoint records about the features it was trained on.
 
 Training calls :func:`extraction_record`; ``dakd score`` reads the record back
-(:mod:`dakd.scoring.extraction`) to rebuild the extractors. Kept apart from the extractors
-so a training job does not import the backbones (torchvision is slow to import).
+(:mod:`dakd.scoring.extraction`) to rebuild the extractors. It reads shard metadata only, so
+training imports neither the backbones (torchvision is slow to import) nor deployment.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..features import read_metadata
+from .store import read_metadata
 
 
 def extraction_record(shards: Sequence[Path], backbones: Sequence[str]) -> dict[str, Any]:
