@@ -63,7 +63,7 @@ def test_every_study_is_tabulated_with_each_seed_kept(tables_run):
     figure5 = (tables / "figure5.md").read_text()
     assert all(cfg["reproduce"]["studies"][n]["title"] in figure5 for n in STUDIES if n.startswith("figure5_"))
     with open(tables / "table4.csv") as fh:
-        labels = {r["row"] for r in csv.DictReader(fh)}
+        labels = {r["row"] for r in csv.DictReader(fh) if r["model"] != "probe"}
     assert labels == {"Baseline (MIL, I3D)", "w/o TAM", "w/o L_nce", "w/o L_bce", "w/o min-max normalisation",
                       "w/o moving average", "DAKD"}
 
