@@ -6,10 +6,10 @@ import re
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from workflow_helpers import planned_jobs, snakemake, tiny_demo_config
 
+from dakd.checkpoints import load_checkpoint
 from dakd.config import load_config
 
 pytestmark = pytest.mark.slow
@@ -193,7 +193,7 @@ def test_a_command_line_override_is_what_the_job_runs_with(spaced_run):
         "train_teacher": 1}
     run = snakemake(spaced_run, "--cores", "2", "results/demo/teacher.pt", *override)
     assert run.returncode == 0, run.stderr[-4000:]
-    checkpoint = torch.load(spaced_run / "results/demo/teacher.pt", weights_only=False)
+    checkpoint = load_checkpoint(spaced_run / "results/demo/teacher.pt")
     assert checkpoint["config"]["teacher"]["optim"]["lr_other"] == 0.002
     assert planned_jobs(snakemake(spaced_run, "-n", "results/demo/teacher.pt", *override).stdout) == {}
     assert planned_jobs(snakemake(spaced_run, "-n", "results/demo/teacher.pt").stdout) == {"train_teacher": 1}

@@ -11,12 +11,12 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-import torch
 import yaml
 from helpers import ffmpeg_clip
 from workflow_helpers import REPO, TINY_MODEL, planned_jobs, snakemake
 
 from dakd.annotations import read_annotations
+from dakd.checkpoints import load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +124,7 @@ def test_a_command_line_value_wins_over_the_dataset_overrides(workdir):
     assert said == ["dakd: --config teacher.optim.epochs=7 replaces 2 from datasets.xd.overrides"]
     run = snakemake(workdir, "--cores", "2", TARGET, *override)
     assert run.returncode == 0, run.stderr[-4000:]
-    checkpoint = torch.load(workdir / "results/xd/teacher.pt", weights_only=False)
+    checkpoint = load_checkpoint(workdir / "results/xd/teacher.pt")
     assert checkpoint["config"]["teacher"]["optim"]["epochs"] == 7
     assert _plan(workdir, "--config", "datasets={xd: {overrides: {teacher: {optim: {epochs: 7}}}}}") == {}
     # the dotted form (item 7): Snakemake refuses --config teacher.optim.epochs=7, dakd takes set=...
