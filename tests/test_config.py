@@ -168,6 +168,7 @@ RANGES = [
     ("validation.every", "0", "must be an integer >= 1, got 0", "1"),
     ("probe.C", "0", "must be a number > 0, got 0", "0.5"),
     ("probe.max_iter", "0", "must be an integer >= 1, got 0", "1"),
+    ("teacher.optim.min_steps", "-1", "must be an integer >= 0, got -1", "0"),
 ]
 
 
@@ -294,6 +295,7 @@ CHOICES = [
     ("teacher.model.layer", "transformer", "residual_ffn, bare"),
     ("student.model.attention_scale", "model", "head_dim, width"),
     ("teacher.model.projection", "linear", "mlp, none"),
+    ("student.model.input_scale", "zscore", "raw, standardize"),
     ("student.model.head", "gelu", "relu, sultani"),
     ("teacher.mil.reduction", "sum", "pairwise_mean, sultani"),
     ("pseudo_labels.divisor", "epsilon", "taps, two_epsilon"),
